@@ -1,0 +1,162 @@
+"""`manage.py serve`: the whole product in ONE process.
+
+daphne serves the dashboard; the telephony worker and (unless
+RINGCENTRAL_SERVER_URL is set) the embedded RingCentral run as tasks on
+daphne's asyncio loop, joined by the in-memory channel layer. daphne does
+not implement ASGI lifespan (django/daphne#264), so the tasks are started
+with `reactor.callWhenRunning` (see STACK-NOTES.md).
+"""
+
+from __future__ import annotations
+
+# daphne.server installs the asyncio reactor: it must come before twisted.
+import daphne.server
+
+# isort: split
+
+import asyncio
+import logging
+import os
+import secrets
+from typing import Any
+
+from channels.layers import get_channel_layer
+from channels.routing import get_default_application
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandParser
+from twisted.internet import defer, reactor
+
+from telephony.client import RingCentralClient
+from telephony.management.runtime import client_from_settings
+from telephony.worker import TelephonyWorker
+
+logger = logging.getLogger("telephony.serve")
+
+DEMO_USERNAME = "supervisor"
+
+
+class Command(BaseCommand):
+    help = "Run the dashboard, the telephony worker and the embedded RingCentral."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("PORT", 8000))
+        )
+        parser.add_argument(
+            "--simulator-port",
+            type=int,
+            default=int(os.environ.get("SIMULATOR_PORT", 0)),
+            help="port of the embedded RingCentral (0: any free port)",
+        )
+        parser.add_argument("--profile", default="demo", help="simulator floor profile")
+        parser.add_argument("--no-demo-user", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # settings.ASGI_APPLICATION, as daphne's runserver loads it.
+        application = get_default_application()
+        if not options["no_demo_user"]:
+            self._ensure_demo_user()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._cleanup: list[Any] = []
+        server = daphne.server.Server(
+            application=application,
+            endpoints=[f"tcp:port={options['port']}:interface={options['host']}"],
+            signal_handlers=True,
+            verbosity=0,
+        )
+        reactor.callWhenRunning(self._start_background, options)
+        reactor.addSystemEventTrigger("before", "shutdown", self._stop_background)
+        self.stdout.write(
+            f"Switchboard: http://{options['host']}:{options['port']}/  (Ctrl-C stops)"
+        )
+        server.run()
+
+    def _ensure_demo_user(self) -> None:
+        users = get_user_model()
+        if users.objects.filter(username=DEMO_USERNAME).exists():
+            self.stdout.write(
+                f"Log in as '{DEMO_USERNAME}' with the password printed on the first "
+                f"run (forgot it? python manage.py changepassword {DEMO_USERNAME})."
+            )
+            return
+        password = secrets.token_urlsafe(12)
+        user = users.objects.create_user(
+            DEMO_USERNAME, password=password, is_staff=True
+        )
+        user.user_permissions.add(
+            *Permission.objects.filter(
+                codename__in=["control_calls", "view_commandaudit"]
+            )
+        )
+        self.stdout.write(
+            f"Created the demo supervisor. Log in as '{DEMO_USERNAME}' with password "
+            f"'{password}' (shown only this once)."
+        )
+
+    def _start_background(self, options: dict[str, Any]) -> None:
+        # Called before the loop runs: get_running_loop() would raise here.
+        loop = asyncio.get_event_loop()
+        task = loop.create_task(self._background(options))
+        self._tasks.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed", exc_info=task.exception())
+
+    async def _background(self, options: dict[str, Any]) -> None:
+        if settings.RINGCENTRAL_SERVER_URL:
+            client = client_from_settings()
+        else:
+            url = await self._start_simulator(options)
+            client = RingCentralClient(server_url=url, **simulator_credentials())
+        self._cleanup.append(client.aclose)
+        logger.info("worker following %s", client.server_url)
+        await TelephonyWorker(client=client, layer=get_channel_layer()).run()
+
+    async def _start_simulator(self, options: dict[str, Any]) -> str:
+        from telephony.simulator import Simulator, SimulatorConfig
+
+        simulator = Simulator(
+            SimulatorConfig(
+                **simulator_credentials(),
+                profile=options["profile"],
+                speed=settings.SIMULATOR_SPEED,
+                seed=None,
+            )
+        )
+        await simulator.start(host="127.0.0.1", port=options["simulator_port"])
+        self._cleanup.append(simulator.stop)
+        self.stdout.write(f"Embedded RingCentral: {simulator.url}")
+        return str(simulator.url)
+
+    def _stop_background(self) -> defer.Deferred[None]:
+        for task in list(self._tasks):
+            task.cancel()
+        return defer.Deferred.fromFuture(asyncio.ensure_future(self._close()))
+
+    async def _close(self) -> None:
+        for close in reversed(self._cleanup):
+            try:
+                await close()
+            except Exception:
+                logger.exception("error during shutdown")
+
+
+def simulator_credentials() -> dict[str, str]:
+    """The RINGCENTRAL_* credentials if set, else the simulator's defaults."""
+    from telephony.simulator.defaults import (
+        LOCAL_CLIENT_ID,
+        LOCAL_CLIENT_SECRET,
+        LOCAL_JWT,
+    )
+
+    return {
+        "client_id": settings.RINGCENTRAL_CLIENT_ID or LOCAL_CLIENT_ID,
+        "client_secret": settings.RINGCENTRAL_CLIENT_SECRET or LOCAL_CLIENT_SECRET,
+        "jwt": settings.RINGCENTRAL_JWT or LOCAL_JWT,
+    }

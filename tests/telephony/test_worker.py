@@ -1,0 +1,187 @@
+"""The worker end to end: embedded RingCentral -> worker -> channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+
+from telephony import broadcast
+from telephony.client import RingCentralClient
+from telephony.worker import TelephonyWorker
+from tests.conftest import WAIT, phone, place_call
+
+
+def no_delay():
+    return itertools.repeat(0.0)
+
+
+async def receive_until(
+    layer: Any, channel: str, match: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Next message on `channel` that matches; bounded by WAIT."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            message = await layer.receive(channel)
+            if match(message):
+                return message
+
+
+def call_update(session_id: str, state: str | None = None):
+    def match(message: dict[str, Any]) -> bool:
+        return (
+            message["type"] == "telephony.call_updated"
+            and message["call"]["id"] == session_id
+            and (state is None or message["call"]["state"] == state)
+        )
+
+    return match
+
+
+async def wait_connected(layer: Any, probe: str) -> None:
+    """The worker has subscribed: calls placed from now on are seen."""
+    status = await receive_until(
+        layer, probe, lambda m: m["type"] == "telephony.worker_status"
+    )
+    assert status["status"]["connected"] is True
+
+
+@pytest.fixture
+async def supervisors() -> AsyncIterator[tuple[Any, str]]:
+    layer = get_channel_layer()
+    probe = await layer.new_channel()
+    await layer.group_add(broadcast.SUPERVISORS, probe)
+    yield layer, probe
+    await layer.group_discard(broadcast.SUPERVISORS, probe)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: TelephonyWorker) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(worker.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_new_call_reaches_supervisors_and_hold_is_confirmed(
+    rc_client: RingCentralClient, sim_api, supervisors
+):
+    layer, probe = supervisors
+    worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
+    async with running(worker):
+        await wait_connected(layer, probe)
+        session_id = await place_call(sim_api)
+        ringing = await receive_until(layer, probe, call_update(session_id))
+        assert ringing["call"]["parties"]
+        await phone(sim_api, session_id, "answer")
+        talking = await receive_until(layer, probe, call_update(session_id, "talking"))
+        agent_party = talking["call"]["agentPartyId"]
+        assert agent_party
+
+        reply_channel = await layer.new_channel()
+        await broadcast.request_command(
+            layer,
+            reply_to=reply_channel,
+            request_id="r1",
+            action="hold",
+            session_id=session_id,
+            party_id=agent_party,
+            user="alice",
+        )
+        reply = await receive_until(layer, reply_channel, lambda m: True)
+        assert reply["ok"] is True, reply
+        held = await receive_until(layer, probe, call_update(session_id, "held"))
+        assert held["seq"] > talking["seq"]
+
+        await phone(sim_api, session_id, "hangup")
+        ended = await receive_until(
+            layer, probe, lambda m: m["type"] == "telephony.call_ended"
+        )
+        assert ended["call"]["id"] == session_id
+
+    from telephony.models import CommandAudit
+
+    audit = await CommandAudit.objects.aget()
+    assert (audit.user, audit.action, audit.outcome) == ("alice", "hold", "accepted")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_rejected_command_replies_with_ringcentral_code(
+    rc_client, sim_api, supervisors
+):
+    layer, probe = supervisors
+    worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
+    async with running(worker):
+        await wait_connected(layer, probe)
+        session_id = await place_call(sim_api)
+        await phone(sim_api, session_id, "answer")
+        talking = await receive_until(layer, probe, call_update(session_id, "talking"))
+        reply_channel = await layer.new_channel()
+        await broadcast.request_command(
+            layer,
+            reply_to=reply_channel,
+            request_id="r2",
+            action="unhold",  # not on hold: RingCentral answers 409
+            session_id=session_id,
+            party_id=talking["call"]["agentPartyId"],
+            user="alice",
+        )
+        reply = await receive_until(layer, reply_channel, lambda m: True)
+    assert reply["ok"] is False
+    assert reply["status"] == 409
+    assert "not in a state" in reply["message"]
+
+
+async def test_snapshot_request_returns_live_calls_with_sequence(
+    rc_client, sim_api, supervisors
+):
+    layer, probe = supervisors
+    worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
+    async with running(worker):
+        await wait_connected(layer, probe)
+        session_id = await place_call(sim_api)
+        update = await receive_until(layer, probe, call_update(session_id))
+        reply_channel = await layer.new_channel()
+        await broadcast.request_snapshot(layer, reply_to=reply_channel)
+        snapshot = await receive_until(layer, reply_channel, lambda m: True)
+    assert snapshot["type"] == "telephony.snapshot_sent"
+    assert snapshot["seq"] >= update["seq"]
+    assert [c["id"] for c in snapshot["calls"]] == [session_id]
+    assert snapshot["status"]["connected"] is True
+
+
+async def test_bad_credentials_stop_the_stream_with_a_clear_status(
+    simulator, supervisors, caplog
+):
+    layer, probe = supervisors
+    client = RingCentralClient(
+        server_url=simulator.url, client_id="wrong", client_secret="wrong", jwt="x"
+    )
+    worker = TelephonyWorker(client=client, layer=layer, reconnect_delays=no_delay)
+    try:
+        async with running(worker) as task:
+            status = await receive_until(
+                layer, probe, lambda m: m["type"] == "telephony.worker_status"
+            )
+            assert status["status"]["connected"] is False
+            assert "OAU-" in status["status"]["error"]
+            # The worker does not retry bad credentials, and still answers
+            # consoles, which show the reason.
+            reply_channel = await layer.new_channel()
+            await broadcast.request_snapshot(layer, reply_to=reply_channel)
+            snapshot = await receive_until(layer, reply_channel, lambda m: True)
+            assert "OAU-" in snapshot["status"]["error"]
+            assert not task.done()
+    finally:
+        await client.aclose()
+    assert worker.fatal is not None
+    assert any("RingCentral refused the worker" in r.message for r in caplog.records)
