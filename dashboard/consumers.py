@@ -1,0 +1,188 @@
+"""The supervisor console's WebSocket: snapshot, live deltas, commands.
+
+Thin by design: authenticate, join the group, ask the worker for a
+snapshot, forward what the worker publishes, and hand commands to the
+worker over the channel layer. Never calls RingCentral itself.
+
+Browser protocol (JSON):
+  server -> browser: snapshot {seq, calls, worker}, call_updated {seq, call},
+      call_ended {seq, call}, worker_status {worker},
+      command_result {requestId, ok, message, errorCode, status, retryAfter},
+      error {message}
+  browser -> server: command {requestId, action, sessionId, partyId},
+      resync {}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from telephony import broadcast
+
+logger = logging.getLogger("dashboard.consumers")
+
+# Ids are opaque to us, but they travel into RingCentral URLs: allow only
+# the characters RingCentral uses and a sane length.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}$")
+
+
+class BadMessage(ValueError):
+    """A browser message we cannot act on; the reply says why."""
+
+
+class SupervisorConsumer(AsyncJsonWebsocketConsumer):
+    """One supervisor console."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        self.username = user.get_username()
+        self.can_control = await database_sync_to_async(user.has_perm)(
+            "telephony.control_calls"
+        )
+        self.pending: dict[str, asyncio.TimerHandle] = {}
+        await self.channel_layer.group_add(broadcast.SUPERVISORS, self.channel_name)
+        await self.accept()
+        await broadcast.request_snapshot(self.channel_layer, reply_to=self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        for timer in getattr(self, "pending", {}).values():
+            timer.cancel()
+        await self.channel_layer.group_discard(broadcast.SUPERVISORS, self.channel_name)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels closes stale DB connections before every message, in a
+        # worker thread; this consumer only touches the DB in connect(), so
+        # skip that per-message cost (PERFORMANCE.md).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # --- browser -> server ------------------------------------------------
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        try:
+            await self._handle_browser(content)
+        except BadMessage as exc:
+            await self.send_json({"type": "error", "message": str(exc)})
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ) -> None:
+        try:
+            content = await self.decode_json(text_data or "")
+        except ValueError:
+            await self.send_json({"type": "error", "message": "Messages must be JSON."})
+            return
+        await self.receive_json(content)
+
+    async def _handle_browser(self, content: Any) -> None:
+        if not isinstance(content, dict):
+            raise BadMessage("Messages must be JSON objects.")
+        kind = content.get("type")
+        if kind == "resync":
+            await broadcast.request_snapshot(
+                self.channel_layer, reply_to=self.channel_name
+            )
+        elif kind == "command":
+            await self._command(content)
+        else:
+            raise BadMessage(f"Unknown message type {kind!r}.")
+
+    async def _command(self, content: dict[str, Any]) -> None:
+        request_id = content.get("requestId")
+        if not isinstance(request_id, str) or not ID_PATTERN.match(request_id):
+            raise BadMessage("A command needs a requestId.")
+        if not self.can_control:
+            raise BadMessage("You do not have permission to control calls.")
+        action = content.get("action")
+        if action not in broadcast.COMMAND_ACTIONS:
+            raise BadMessage(f"Unknown action {action!r}.")
+        session_id, party_id = content.get("sessionId"), content.get("partyId")
+        for name, value in (("sessionId", session_id), ("partyId", party_id)):
+            if not isinstance(value, str) or not ID_PATTERN.match(value):
+                raise BadMessage(f"Invalid {name}.")
+        await broadcast.request_command(
+            self.channel_layer,
+            reply_to=self.channel_name,
+            request_id=request_id,
+            action=action,
+            session_id=session_id,
+            party_id=party_id,
+            user=self.username,
+        )
+        loop = asyncio.get_running_loop()
+        self.pending[request_id] = loop.call_later(
+            settings.COMMAND_REPLY_TIMEOUT,
+            lambda: asyncio.ensure_future(self._command_timed_out(request_id, action)),
+        )
+
+    async def _command_timed_out(self, request_id: str, action: str) -> None:
+        if self.pending.pop(request_id, None) is None:
+            return
+        await self.send_json(
+            {
+                "type": "command_result",
+                "requestId": request_id,
+                "ok": False,
+                "message": f"{action.capitalize()} got no answer from the telephony "
+                "worker; check that it is running.",
+                "errorCode": None,
+                "status": None,
+                "retryAfter": None,
+            }
+        )
+
+    # --- worker -> server -------------------------------------------------
+
+    async def telephony_snapshot_sent(self, event: broadcast.SnapshotSent) -> None:
+        await self.send_json(
+            {
+                "type": "snapshot",
+                "seq": event["seq"],
+                "calls": event["calls"],
+                "worker": event["status"],
+            }
+        )
+
+    async def telephony_call_updated(self, event: broadcast.CallChanged) -> None:
+        await self.send_json(
+            {"type": "call_updated", "seq": event["seq"], "call": event["call"]}
+        )
+
+    async def telephony_call_ended(self, event: broadcast.CallChanged) -> None:
+        await self.send_json(
+            {"type": "call_ended", "seq": event["seq"], "call": event["call"]}
+        )
+
+    async def telephony_worker_status(self, event: broadcast.WorkerStatus) -> None:
+        await self.send_json({"type": "worker_status", "worker": event["status"]})
+
+    async def telephony_command_replied(self, event: broadcast.CommandReplied) -> None:
+        timer = self.pending.pop(event["request_id"], None)
+        if timer is not None:
+            timer.cancel()
+        await self.send_json(
+            {
+                "type": "command_result",
+                "requestId": event["request_id"],
+                "ok": event["ok"],
+                "action": event["action"],
+                "sessionId": event["session_id"],
+                "message": event["message"],
+                "errorCode": event["error_code"],
+                "status": event["status"],
+                "retryAfter": event["retry_after"],
+            }
+        )

@@ -1,0 +1,326 @@
+// Supervisor console: a snapshot plus ordered deltas from /ws/console/.
+//
+// Every delta carries `seq`. Deltas at or below the snapshot's seq are
+// already in it (the consumer joins the group before the snapshot is
+// taken); a jump past seq + 1 means something was lost, so ask for a new
+// snapshot instead of guessing.
+
+const calls = new Map(); // telephonySessionId -> call
+const pending = new Map(); // requestId -> {sessionId, action, partyId}
+let lastSeq = null; // null until the first snapshot
+let early = []; // deltas that arrived before the snapshot
+let socket = null;
+let retryDelay = 1000;
+let snapshotTimer = null;
+
+const section = document.getElementById("calls");
+const template = document.getElementById("call-template");
+const canControl = section.dataset.canControl === "true";
+const workerStatus = document.getElementById("worker-status");
+const callCount = document.getElementById("call-count");
+const notice = document.getElementById("notice");
+
+const STATE_LABELS = {
+  setup: "Connecting",
+  ringing: "Ringing",
+  talking: "Talking",
+  held: "On hold",
+  parked: "Parked",
+  voicemail: "Voicemail",
+  ended: "Ended",
+};
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/console/`);
+  socket.addEventListener("open", () => {
+    retryDelay = 1000;
+    setStatus("unknown", "Waiting for the telephony worker…");
+    armSnapshotTimer();
+  });
+  socket.addEventListener("message", (e) => onMessage(JSON.parse(e.data)));
+  socket.addEventListener("close", () => {
+    setStatus("down", "Disconnected from Switchboard; reconnecting…");
+    lastSeq = null;
+    early = [];
+    clearTimeout(snapshotTimer);
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 15000);
+  });
+}
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+  return false;
+}
+
+function armSnapshotTimer() {
+  // No snapshot yet: the worker may be starting. Ask again every 5 s.
+  clearTimeout(snapshotTimer);
+  snapshotTimer = setTimeout(() => {
+    if (lastSeq === null && send({ type: "resync" })) armSnapshotTimer();
+  }, 5000);
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case "snapshot":
+      return applySnapshot(msg);
+    case "call_updated":
+    case "call_ended":
+      return applyDelta(msg);
+    case "worker_status":
+      return showWorker(msg.worker);
+    case "command_result":
+      return onCommandResult(msg);
+    case "error":
+      return showNotice(msg.message);
+  }
+}
+
+function applySnapshot(msg) {
+  clearTimeout(snapshotTimer);
+  calls.clear();
+  for (const call of msg.calls) calls.set(call.id, call);
+  lastSeq = msg.seq;
+  const buffered = early;
+  early = [];
+  for (const delta of buffered) applyDelta(delta);
+  showWorker(msg.worker);
+  renderAll();
+  for (const request of [...pending.values()]) settleIfConfirmed(request.sessionId);
+}
+
+function applyDelta(msg) {
+  if (lastSeq === null) {
+    early.push(msg);
+    return;
+  }
+  if (msg.seq <= lastSeq) return; // already in the snapshot
+  if (msg.seq > lastSeq + 1) {
+    // A gap: something was dropped on the way. Start over from a snapshot.
+    lastSeq = null;
+    early = [msg];
+    send({ type: "resync" });
+    armSnapshotTimer();
+    return;
+  }
+  lastSeq = msg.seq;
+  if (msg.type === "call_ended") {
+    calls.delete(msg.call.id);
+  } else {
+    calls.set(msg.call.id, msg.call);
+  }
+  // A delta may be the telephony event that confirms a pending command.
+  settleIfConfirmed(msg.call.id);
+}
+
+function showWorker(worker) {
+  if (!worker) return;
+  if (worker.error) setStatus("down", worker.error);
+  else if (worker.connected) setStatus("up", "Live");
+  else setStatus("unknown", "Telephony worker reconnecting…");
+}
+
+function setStatus(kind, text) {
+  workerStatus.className = `status status-${kind}`;
+  workerStatus.textContent = text;
+}
+
+function showNotice(text) {
+  notice.textContent = text;
+  notice.hidden = false;
+  clearTimeout(showNotice.timer);
+  showNotice.timer = setTimeout(() => (notice.hidden = true), 8000);
+}
+
+// --- rendering ------------------------------------------------------------
+
+function renderAll() {
+  for (const el of section.querySelectorAll("article.call")) {
+    if (!calls.has(el.dataset.sessionId)) el.remove();
+  }
+  for (const id of calls.keys()) render(id);
+}
+
+function cardFor(id) {
+  return section.querySelector(`article.call[data-session-id="${CSS.escape(id)}"]`);
+}
+
+function render(id) {
+  const call = calls.get(id);
+  let card = cardFor(id);
+  if (!call) {
+    if (card) card.remove();
+    updateCount();
+    return;
+  }
+  if (!card) {
+    card = template.content.firstElementChild.cloneNode(true);
+    card.dataset.sessionId = id;
+    insertSorted(card, call);
+  }
+  fillCard(card, call);
+  updateCount();
+}
+
+function insertSorted(card, call) {
+  // Oldest call first, so cards do not jump around as new calls arrive.
+  for (const other of section.querySelectorAll("article.call")) {
+    const otherCall = calls.get(other.dataset.sessionId);
+    if (otherCall && otherCall.startedAt > call.startedAt) {
+      section.insertBefore(card, other);
+      return;
+    }
+  }
+  section.appendChild(card);
+}
+
+function updateCount() {
+  const n = calls.size;
+  callCount.textContent = `${n} live call${n === 1 ? "" : "s"}`;
+  section.querySelector(".empty").hidden = n > 0;
+}
+
+function partyById(call, id) {
+  return call.parties.find((p) => p.id === id) || null;
+}
+
+function label(endpoint) {
+  if (!endpoint) return "";
+  const name = endpoint.name || "";
+  const number = endpoint.phoneNumber || "";
+  return name && number ? `${name} (${number})` : name || number;
+}
+
+function fillCard(card, call) {
+  const agent = partyById(call, call.agentPartyId);
+  const customer = partyById(call, call.customerPartyId);
+  const commandPending = [...pending.values()].find((p) => p.sessionId === call.id);
+  card.dataset.state = call.state;
+  card.classList.toggle("pending", Boolean(commandPending));
+  card.querySelector(".state").textContent = commandPending
+    ? `${STATE_LABELS[call.state] || call.state} · ${commandPending.action === "hold" ? "holding…" : "resuming…"}`
+    : STATE_LABELS[call.state] || call.state;
+  const since = agent ? agent.since : call.updatedAt;
+  card.querySelector(".timer").dataset.since = since || call.startedAt;
+  card.querySelector(".direction").textContent = call.direction || "";
+  card.querySelector(".agent").textContent = agent ? `Agent: ${agentLabel(agent)}` : "Agent: —";
+  card.querySelector(".customer").textContent = customer
+    ? `Customer: ${label(customerEndpoint(customer))}`
+    : "";
+  fillParties(card.querySelector(".parties"), call);
+  fillActions(card.querySelector(".actions"), call, agent, commandPending);
+  tick(card.querySelector(".timer"));
+}
+
+function agentLabel(party) {
+  // The agent is whichever side of its own leg carries its extension.
+  const side = party.direction === "Inbound" ? party.to : party.from;
+  return label(side);
+}
+
+function customerEndpoint(party) {
+  // An external party's own number is on the side it originates from.
+  return party.direction === "Outbound" ? party.from : party.to;
+}
+
+function fillParties(list, call) {
+  list.replaceChildren(
+    ...call.parties.map((p) => {
+      const li = document.createElement("li");
+      li.dataset.partyId = p.id;
+      li.dataset.status = p.status;
+      const own = p.direction === "Inbound" ? p.to : p.from;
+      const flags = [p.muted ? "muted" : "", p.reason || ""].filter(Boolean).join(", ");
+      li.textContent = `${label(own) || p.id} — ${p.status}${flags ? ` (${flags})` : ""}`;
+      return li;
+    }),
+  );
+}
+
+function fillActions(box, call, agent, commandPending) {
+  box.replaceChildren();
+  if (!canControl || !agent) return;
+  let action = null;
+  if (agent.status === "Answered") action = ["hold", "Hold"];
+  else if (agent.status === "Hold") action = ["unhold", "Unhold"];
+  if (!action) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = action[1];
+  button.disabled = Boolean(commandPending);
+  button.addEventListener("click", () => command(call.id, agent.id, action[0]));
+  box.appendChild(button);
+}
+
+// --- commands ---------------------------------------------------------------
+
+function command(sessionId, partyId, action) {
+  const requestId = crypto.randomUUID();
+  if (!send({ type: "command", requestId, action, sessionId, partyId })) {
+    showNotice("Not connected to Switchboard; try again in a moment.");
+    return;
+  }
+  pending.set(requestId, { sessionId, partyId, action });
+  setCallError(sessionId, "");
+  render(sessionId);
+}
+
+function onCommandResult(msg) {
+  const request = pending.get(msg.requestId);
+  if (!request) return;
+  if (msg.ok) {
+    // Accepted: stay pending until the confirming telephony event arrives.
+    request.accepted = true;
+    settleIfConfirmed(request.sessionId);
+    return;
+  }
+  pending.delete(msg.requestId);
+  setCallError(request.sessionId, msg.message);
+  render(request.sessionId);
+}
+
+function settleIfConfirmed(sessionId) {
+  const call = calls.get(sessionId);
+  for (const [id, request] of pending) {
+    if (request.sessionId !== sessionId || !request.accepted) continue;
+    const party = call && partyById(call, request.partyId);
+    const want = request.action === "hold" ? "Hold" : "Answered";
+    if (!party || party.status === want || !calls.has(sessionId)) pending.delete(id);
+  }
+  render(sessionId);
+}
+
+function setCallError(sessionId, text) {
+  const card = cardFor(sessionId);
+  if (!card) {
+    if (text) showNotice(text);
+    return;
+  }
+  const p = card.querySelector(".call-error");
+  p.textContent = text;
+  p.hidden = !text;
+}
+
+// --- timers ----------------------------------------------------------------
+
+function tick(el) {
+  const since = Date.parse(el.dataset.since);
+  if (Number.isNaN(since)) {
+    el.textContent = "";
+    return;
+  }
+  const s = Math.max(0, Math.floor((Date.now() - since) / 1000));
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  el.textContent = h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+setInterval(() => section.querySelectorAll(".timer").forEach(tick), 1000);
+
+connect();

@@ -1,0 +1,214 @@
+"""SupervisorConsumer with WebsocketCommunicator and a stand-in worker that
+reads the worker inbox, so the consumer's side of the contract is exercised
+alone. The real worker is covered in tests/telephony/test_worker.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser, Permission, User
+
+from dashboard.asgi import application
+from dashboard.consumers import SupervisorConsumer
+from telephony import broadcast
+from tests.conftest import WAIT
+
+HEADERS = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+CALL = {"id": "s-1", "state": "talking", "parties": [], "agentPartyId": "p-1-2"}
+
+
+def create_user(username: str, *, control: bool) -> User:
+    user = User.objects.create_user(username, password="pw-not-used-1")
+    if control:
+        user.user_permissions.add(Permission.objects.get(codename="control_calls"))
+    return User.objects.get(pk=user.pk)  # fresh permission cache
+
+
+async def inbox() -> dict[str, Any]:
+    async with asyncio.timeout(WAIT):
+        return await get_channel_layer().receive(broadcast.WORKER_INBOX)
+
+
+@pytest.fixture
+async def console(request) -> AsyncIterator[WebsocketCommunicator]:
+    control = getattr(request, "param", True)
+    user = await database_sync_to_async(create_user)("sup", control=control)
+    communicator = WebsocketCommunicator(SupervisorConsumer.as_asgi(), "/ws/console/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect(timeout=WAIT)
+    assert connected
+    request_msg = await inbox()
+    assert request_msg["type"] == "telephony.snapshot_requested"
+    await broadcast.send_snapshot(
+        get_channel_layer(),
+        channel=request_msg["reply_to"],
+        seq=7,
+        calls=[CALL],
+        status={"connected": True, "error": None, "since": None},
+    )
+    snapshot = await communicator.receive_json_from(timeout=WAIT)
+    assert snapshot == {
+        "type": "snapshot",
+        "seq": 7,
+        "calls": [CALL],
+        "worker": {"connected": True, "error": None, "since": None},
+    }
+    yield communicator
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_call_updates_are_forwarded_with_their_seq(console):
+    await broadcast.publish_call_changed(
+        get_channel_layer(), kind="updated", seq=8, call=CALL
+    )
+    assert await console.receive_json_from(timeout=WAIT) == {
+        "type": "call_updated",
+        "seq": 8,
+        "call": CALL,
+    }
+    await broadcast.publish_call_changed(
+        get_channel_layer(), kind="ended", seq=9, call=CALL
+    )
+    assert (await console.receive_json_from(timeout=WAIT))["type"] == "call_ended"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_hold_click_travels_to_the_worker_and_its_reply_back(console):
+    await console.send_json_to(
+        {
+            "type": "command",
+            "requestId": "req-1",
+            "action": "hold",
+            "sessionId": "s-1",
+            "partyId": "p-1-2",
+        }
+    )
+    command = await inbox()
+    assert command["type"] == "telephony.command_requested"
+    assert (command["action"], command["session_id"], command["party_id"]) == (
+        "hold",
+        "s-1",
+        "p-1-2",
+    )
+    assert command["user"] == "sup"
+    await broadcast.reply_command(
+        get_channel_layer(),
+        channel=command["reply_to"],
+        request_id="req-1",
+        ok=False,
+        action="hold",
+        session_id="s-1",
+        status=409,
+        error_code="CMN-xyz",
+        message="Hold failed.",
+    )
+    reply = await console.receive_json_from(timeout=WAIT)
+    assert reply["type"] == "command_result"
+    assert (reply["requestId"], reply["ok"], reply["errorCode"]) == (
+        "req-1",
+        False,
+        "CMN-xyz",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[1, 2]",
+        '{"type": "dance"}',
+        '{"type": "command", "requestId": "r", "action": "explode",'
+        ' "sessionId": "s-1", "partyId": "p-1"}',
+        '{"type": "command", "requestId": "r", "action": "hold",'
+        ' "sessionId": "../../etc", "partyId": "p-1"}',
+        '{"type": "command", "action": "hold", "sessionId": "s-1", "partyId": "p-1"}',
+    ],
+)
+async def test_bad_browser_messages_get_an_error_and_the_socket_stays_up(console, raw):
+    await console.send_to(text_data=raw)
+    reply = await console.receive_json_from(timeout=WAIT)
+    assert reply["type"] == "error"
+    assert reply["message"]
+    await console.send_json_to({"type": "resync"})  # still serving
+    assert (await inbox())["type"] == "telephony.snapshot_requested"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("console", [False], indirect=True)
+async def test_supervisor_without_permission_cannot_send_commands(console):
+    await console.send_json_to(
+        {
+            "type": "command",
+            "requestId": "req-1",
+            "action": "hold",
+            "sessionId": "s-1",
+            "partyId": "p-1-2",
+        }
+    )
+    reply = await console.receive_json_from(timeout=WAIT)
+    assert reply == {
+        "type": "error",
+        "message": "You do not have permission to control calls.",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_command_without_worker_reply_times_out_in_plain_words(console, settings):
+    settings.COMMAND_REPLY_TIMEOUT = 0.05
+    await console.send_json_to(
+        {
+            "type": "command",
+            "requestId": "req-9",
+            "action": "unhold",
+            "sessionId": "s-1",
+            "partyId": "p-1-2",
+        }
+    )
+    await inbox()  # the worker never answers
+    reply = await console.receive_json_from(timeout=WAIT)
+    assert reply["ok"] is False
+    assert "no answer from the telephony worker" in reply["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_anonymous_websocket_is_refused_through_the_full_stack():
+    communicator = WebsocketCommunicator(application, "/ws/console/", headers=HEADERS)
+    connected, _ = await communicator.connect(timeout=WAIT)
+    assert not connected
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_consumer_alone_refuses_anonymous_user():
+    communicator = WebsocketCommunicator(SupervisorConsumer.as_asgi(), "/ws/console/")
+    communicator.scope["user"] = AnonymousUser()
+    connected, _ = await communicator.connect(timeout=WAIT)
+    assert not connected
+
+
+def test_every_consumer_type_has_a_handler():
+    for type_name in broadcast.CONSUMER_TYPES:
+        assert hasattr(SupervisorConsumer, type_name.replace(".", "_")), type_name
+
+
+@pytest.mark.django_db
+def test_console_page_redirects_anonymous_users_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db
+def test_console_page_renders_for_a_supervisor(client):
+    client.force_login(create_user("sup2", control=True))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b'data-can-control="true"' in response.content
