@@ -1,0 +1,59 @@
+# Switchboard. Quickstart: `make run`, `make test`. Each target is one job.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test bench lint format install install-dev migrate worker simulator check
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt tests/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r tests/requirements.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+var/secret_key:
+	@mkdir -p var
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	@chmod 600 $@
+
+migrate: install var/secret_key
+	DJANGO_SECRET_KEY_FILE=var/secret_key $(BIN)/python manage.py migrate --noinput -v 0
+
+# Dashboard + telephony worker + embedded RingCentral, one process.
+run: migrate
+	DJANGO_SECRET_KEY_FILE=var/secret_key $(BIN)/python manage.py serve --port $(PORT)
+
+# The worker alone, against RINGCENTRAL_SERVER_URL (scaled deployment).
+worker: install
+	$(BIN)/python manage.py telephony_worker
+
+simulator: install
+	$(BIN)/python manage.py ringcentral_simulator --host 127.0.0.1 --port 9100
+
+test: install-dev
+	$(BIN)/pytest -m "not bench"
+
+bench: install-dev
+	$(BIN)/pytest -m bench -q -s tests/bench
+
+lint: install-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: lint test
