@@ -8,8 +8,9 @@ Browser protocol (JSON):
   server -> browser: snapshot {seq, calls, worker}, call_updated {seq, call},
       call_ended {seq, call}, worker_status {worker},
       command_result {requestId, ok, message, errorCode, status, retryAfter},
+      command_confirmed {requestId, confirmed, message},
       error {message}
-  browser -> server: command {requestId, action, sessionId, partyId},
+  browser -> server: command {requestId, action, sessionId, partyId, params?},
       resync {}
 """
 
@@ -34,8 +35,36 @@ logger = logging.getLogger("dashboard.consumers")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}$")
 
 
+# What a command may carry besides the party: a recording to pause/resume,
+# or one transfer target. Values are short strings.
+PARAM_NAMES = (
+    "recordingId",
+    "extensionNumber",
+    "phoneNumber",
+    "voicemail",
+    "parkOrbit",
+)
+PARAM_PATTERN = re.compile(r"^[A-Za-z0-9_.:=*#+-]{1,64}$")
+
+
 class BadMessage(ValueError):
     """A browser message we cannot act on; the reply says why."""
+
+
+def command_params(raw: Any) -> dict[str, str]:
+    """Validate a command's `params` object (may be absent)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise BadMessage("Command params must be an object.")
+    params = {}
+    for name, value in raw.items():
+        if name not in PARAM_NAMES:
+            raise BadMessage(f"Unknown command parameter {name!r}.")
+        if not isinstance(value, str) or not PARAM_PATTERN.match(value):
+            raise BadMessage(f"Invalid value for {name}.")
+        params[name] = value
+    return params
 
 
 class SupervisorConsumer(AsyncJsonWebsocketConsumer):
@@ -121,6 +150,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             session_id=session_id,
             party_id=party_id,
             user=self.username,
+            params=command_params(content.get("params")),
         )
         loop = asyncio.get_running_loop()
         self.pending[request_id] = loop.call_later(
@@ -168,6 +198,18 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
 
     async def telephony_worker_status(self, event: broadcast.WorkerStatus) -> None:
         await self.send_json({"type": "worker_status", "worker": event["status"]})
+
+    async def telephony_command_confirmed(
+        self, event: broadcast.CommandConfirmed
+    ) -> None:
+        await self.send_json(
+            {
+                "type": "command_confirmed",
+                "requestId": event["request_id"],
+                "confirmed": event["confirmed"],
+                "message": event["message"],
+            }
+        )
 
     async def telephony_command_replied(self, event: broadcast.CommandReplied) -> None:
         timer = self.pending.pop(event["request_id"], None)

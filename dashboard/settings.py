@@ -156,6 +156,10 @@ RINGCENTRAL_SERVER_URL = env_str("RINGCENTRAL_SERVER_URL")
 RINGCENTRAL_CLIENT_ID = env_str("RINGCENTRAL_CLIENT_ID")
 RINGCENTRAL_CLIENT_SECRET = env_str("RINGCENTRAL_CLIENT_SECRET")
 RINGCENTRAL_JWT = env_str("RINGCENTRAL_JWT")
+# The SIP device (Softphone/HardPhone, online) that "Listen" rings: a
+# supervisor's desk phone. Empty: Listen is refused with a clear message
+# (with the embedded RingCentral, its supervisor device is used).
+RINGCENTRAL_SUPERVISOR_DEVICE_ID = env_str("RINGCENTRAL_SUPERVISOR_DEVICE_ID")
 # Speed factor of the embedded simulator's generated calls (demo only).
 SIMULATOR_SPEED = env_float("SIMULATOR_SPEED", 1.0)
 # Seconds a supervisor command waits for the worker's reply.

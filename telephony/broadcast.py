@@ -31,8 +31,30 @@ WORKER_INBOX = "telephony.worker"
 JsonDict = dict[str, Any]
 
 CallKind = Literal["updated", "ended"]
-CommandAction = Literal["hold", "unhold"]
-COMMAND_ACTIONS: tuple[CommandAction, ...] = ("hold", "unhold")
+CommandAction = Literal[
+    "hold",
+    "unhold",
+    "mute",
+    "unmute",
+    "record_start",
+    "record_pause",
+    "record_resume",
+    "end",
+    "transfer",
+    "listen",
+]
+COMMAND_ACTIONS: tuple[CommandAction, ...] = (
+    "hold",
+    "unhold",
+    "mute",
+    "unmute",
+    "record_start",
+    "record_pause",
+    "record_resume",
+    "end",
+    "transfer",
+    "listen",
+)
 
 
 class CallChanged(TypedDict):
@@ -70,6 +92,23 @@ class CommandRequested(TypedDict):
     params: NotRequired[JsonDict]
 
 
+class CommandConfirmed(TypedDict):
+    type: Literal["telephony.command_confirmed"]
+    request_id: str
+    confirmed: bool
+    message: str
+
+
+class HealthRequested(TypedDict):
+    type: Literal["telephony.health_requested"]
+    reply_to: str
+
+
+class HealthSent(TypedDict):
+    type: Literal["telephony.health_sent"]
+    health: JsonDict
+
+
 class CommandReplied(TypedDict):
     type: Literal["telephony.command_replied"]
     request_id: str
@@ -89,9 +128,14 @@ CONSUMER_TYPES = (
     "telephony.worker_status",
     "telephony.snapshot_sent",
     "telephony.command_replied",
+    "telephony.command_confirmed",
 )
 # Every `type` the worker's inbox accepts.
-WORKER_TYPES = ("telephony.snapshot_requested", "telephony.command_requested")
+WORKER_TYPES = (
+    "telephony.snapshot_requested",
+    "telephony.command_requested",
+    "telephony.health_requested",
+)
 
 
 async def publish_call_changed(
@@ -149,8 +193,13 @@ async def request_command(
     session_id: str,
     party_id: str,
     user: str,
+    params: JsonDict | None = None,
 ) -> None:
-    """Hand a supervisor's command to the worker, the only RingCentral caller."""
+    """Hand a supervisor's command to the worker, the only RingCentral caller.
+
+    `params`: what the action needs besides the party, e.g. `recordingId`
+    for record_pause/resume or one transfer target for transfer.
+    """
     message: CommandRequested = {
         "type": "telephony.command_requested",
         "reply_to": reply_to,
@@ -159,6 +208,7 @@ async def request_command(
         "session_id": session_id,
         "party_id": party_id,
         "user": user,
+        "params": params or {},
     }
     await layer.send(WORKER_INBOX, message)
 
@@ -187,5 +237,34 @@ async def reply_command(
         "error_code": error_code,
         "message": message,
         "retry_after": retry_after,
+    }
+    await layer.send(channel, reply)
+
+
+async def request_health(layer: Any, *, reply_to: str) -> None:
+    """Ask the worker how it is; it answers on `reply_to` (see /healthz)."""
+    message: HealthRequested = {
+        "type": "telephony.health_requested",
+        "reply_to": reply_to,
+    }
+    await layer.send(WORKER_INBOX, message)
+
+
+async def send_health(layer: Any, *, channel: str, health: JsonDict) -> None:
+    """Answer a health request with the worker's freshness figures."""
+    message: HealthSent = {"type": "telephony.health_sent", "health": health}
+    await layer.send(channel, message)
+
+
+async def confirm_command(
+    layer: Any, *, channel: str, request_id: str, confirmed: bool, message: str
+) -> None:
+    """Tell the console whether the telephony event that proves an accepted
+    command arrived in time (RingCentral's 200 alone proves little)."""
+    reply: CommandConfirmed = {
+        "type": "telephony.command_confirmed",
+        "request_id": request_id,
+        "confirmed": confirmed,
+        "message": message,
     }
     await layer.send(channel, reply)

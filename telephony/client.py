@@ -25,6 +25,7 @@ from telephony.exceptions import (
     TelephonyRejected,
     TelephonyUnavailable,
 )
+from telephony.ratelimit import RateGate, group_of
 
 logger = logging.getLogger("telephony.client")
 
@@ -79,6 +80,7 @@ class RingCentralClient:
         jwt: str,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
+        rate_gate: RateGate | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self._client_id = client_id
@@ -94,6 +96,7 @@ class RingCentralClient:
         self._refresh_token: str | None = None
         self._expires_at = 0.0
         self._auth_lock = asyncio.Lock()
+        self.rate_gate = rate_gate or RateGate()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -120,6 +123,7 @@ class RingCentralClient:
             await self.login()
 
     async def _token_request(self, form: dict[str, Any]) -> None:
+        self.rate_gate.take("Auth")
         response = await self._send(
             "POST",
             "/restapi/oauth/token",
@@ -127,7 +131,9 @@ class RingCentralClient:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             auth=(self._client_id, self._client_secret),
         )
-        if response.status_code in (400, 401, 403):
+        if response.status_code == 429:
+            self.rate_gate.penalize("Auth", retry_after(response))
+        elif response.status_code in (400, 401, 403):
             code, message = error_details(response)
             raise AuthenticationFailed(
                 status=response.status_code, error_code=code, message=message
@@ -174,23 +180,42 @@ class RingCentralClient:
         return body if isinstance(body, dict) else {"records": body}
 
     async def request(
-        self, method: str, path: str, *, json: JsonDict | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: JsonDict | None = None,
+        background: bool = False,
     ) -> JsonDict:
-        """Authenticated REST call; one retry after a fresh login on 401."""
-        token = await self._bearer()
-        response = await self._send(
-            method, path, json=json, headers={"Authorization": f"Bearer {token}"}
-        )
+        """Authenticated REST call within RingCentral's rate limits.
+
+        `background` requests (resync, ghost checks) wait for budget and
+        leave a reserve for supervisors' commands; others fail fast with a
+        429 `TelephonyRejected` instead of walking into a penalty. One retry
+        after a fresh login on 401.
+        """
+        group = group_of(method, path)
+        if background:
+            await self.rate_gate.take_background(group)
+        else:
+            self.rate_gate.take(group)
+        response = await self._authorized(method, path, json)
         if response.status_code == 401:
             # Revoked or expired under us (another login, a server restart).
             async with self._auth_lock:
-                if self._access_token == token:
-                    self._access_token = None
-            token = await self._bearer()
-            response = await self._send(
-                method, path, json=json, headers={"Authorization": f"Bearer {token}"}
-            )
+                self._access_token = None
+            response = await self._authorized(method, path, json)
+        if response.status_code == 429:
+            self.rate_gate.penalize(group, retry_after(response))
         return self._check(response)
+
+    async def _authorized(
+        self, method: str, path: str, json: JsonDict | None
+    ) -> httpx.Response:
+        token = await self._bearer()
+        return await self._send(
+            method, path, json=json, headers={"Authorization": f"Bearer {token}"}
+        )
 
     # --- WebSocket --------------------------------------------------------
 
@@ -214,6 +239,67 @@ class RingCentralClient:
     async def unhold(self, session_id: str, party_id: str) -> JsonDict:
         """Take a party off hold; returns the CallParty."""
         return await self._party_action(session_id, party_id, "unhold")
+
+    async def end_call(self, session_id: str) -> None:
+        """Drop the whole call for every party (DELETE session, 204)."""
+        await self.request("DELETE", f"{SESSIONS}/{quote(session_id)}")
+
+    async def set_muted(self, session_id: str, party_id: str, muted: bool) -> JsonDict:
+        """Mute or unmute a party from the API side.
+
+        The body is the flat form RingCentral's docs and its call-control
+        SDK send in production; the OpenAPI file wraps it in `party`
+        (PROTOCOL.md 9). API mute and phone mute are independent.
+        """
+        path = f"{SESSIONS}/{quote(session_id)}/parties/{quote(party_id)}"
+        return await self.request("PATCH", path, json={"muted": muted})
+
+    async def start_recording(self, session_id: str, party_id: str) -> JsonDict:
+        """Start on-demand recording; returns `{id, active}` (201)."""
+        return await self._party_action(session_id, party_id, "recordings")
+
+    async def set_recording(
+        self, session_id: str, party_id: str, recording_id: str, *, active: bool
+    ) -> JsonDict:
+        """Pause (`active=False`) or resume a recording."""
+        path = (
+            f"{SESSIONS}/{quote(session_id)}/parties/{quote(party_id)}"
+            f"/recordings/{quote(recording_id)}"
+        )
+        return await self.request("PATCH", path, json={"active": active})
+
+    async def transfer(
+        self, session_id: str, party_id: str, target: JsonDict
+    ) -> JsonDict:
+        """Blind-transfer a party; `target` holds exactly one of
+        phoneNumber, extensionNumber, extensionId, voicemail, parkOrbit."""
+        return await self._party_action(session_id, party_id, "transfer", target)
+
+    async def supervise(
+        self, session_id: str, *, device_id: str, agent_extension_id: str
+    ) -> JsonDict:
+        """Listen in on a call from a supervisor's SIP device (201)."""
+        return await self.request(
+            "POST",
+            f"{SESSIONS}/{quote(session_id)}/supervise",
+            json={
+                "mode": "Listen",
+                "supervisorDeviceId": device_id,
+                "agentExtensionId": agent_extension_id,
+            },
+        )
+
+    async def account_presence(
+        self, *, page: int = 1, per_page: int = 1000
+    ) -> JsonDict:
+        """One page of every user's presence with detailed telephony state
+        (Heavy group): the live calls of the account, for a resync."""
+        return await self.request(
+            "GET",
+            f"/restapi/v1.0/account/~/presence?detailedTelephonyState=true"
+            f"&page={page}&perPage={per_page}",
+            background=True,
+        )
 
     async def _party_action(
         self, session_id: str, party_id: str, action: str, json: JsonDict | None = None

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -34,6 +35,7 @@ from telephony.events import (
     ConnectionDetails,
     ErrorFrame,
     Notification,
+    Wsc,
     parse_frame,
 )
 from telephony.exceptions import (
@@ -59,13 +61,58 @@ HANDSHAKE_TIMEOUT = 15.0
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """Yielded after each successful connection + subscription."""
+    """Yielded after each successful connection + subscription.
+
+    `recovered` is True when RingCentral restored the previous WebSocket
+    session (same subscription, missed notifications replayed next): no
+    resync is needed. Otherwise events may have been lost meanwhile.
+    """
 
     details: ConnectionDetails
     subscription: dict[str, object]
+    recovered: bool = False
 
 
-StreamItem = Connected | Notification
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """Yielded when the connection is lost; a reconnect attempt follows."""
+
+    reason: str
+
+
+StreamItem = Connected | Disconnected | Notification
+
+
+class _Session:
+    """What survives a dropped connection: the WebSocket session context.
+
+    RingCentral restores a session (subscription and up to
+    recoveryBufferSize missed notifications) when the next connection
+    presents the latest `wsc` token within recoveryTimeout seconds, under
+    the same OAuth session (PROTOCOL.md 5.9).
+    """
+
+    def __init__(self) -> None:
+        self.wsc_token: str | None = None
+        self.wsc_sequence = -1
+        self.recovery_timeout = 0.0
+        self.subscription: dict[str, object] | None = None
+        self.lost_at: float | None = None
+
+    def seen(self, wsc: Wsc | None) -> None:
+        if wsc is not None and wsc.sequence > self.wsc_sequence:
+            self.wsc_token, self.wsc_sequence = wsc.token, wsc.sequence
+
+    def recoverable(self) -> bool:
+        return (
+            self.wsc_token is not None
+            and self.subscription is not None
+            and self.lost_at is not None
+            and time.monotonic() - self.lost_at < self.recovery_timeout
+        )
+
+    def forget(self) -> None:
+        self.wsc_token, self.wsc_sequence, self.subscription = None, -1, None
 
 
 def backoff(
@@ -114,25 +161,36 @@ async def iter_stream(
     """
     filters = event_filters or [ACCOUNT_SESSIONS_FILTER]
     delays = reconnect_delays()
+    session = _Session()
     while True:
         started = time.monotonic()
+        reason = "closed"
         try:
-            async with await _open(open_url) as ws:
-                details, subscription = await _subscribe(ws, filters)
-                logger.info("stream connected; subscription %s", subscription.get("id"))
-                yield Connected(details=details, subscription=subscription)
-                async for item in _notifications(ws, heartbeat_interval):
+            async with await _open(open_url, session) as ws:
+                connected = await _establish(ws, filters, session)
+                logger.info(
+                    "stream connected (%s); subscription %s",
+                    "session recovered" if connected.recovered else "new session",
+                    connected.subscription.get("id"),
+                )
+                yield connected
+                async for item in _notifications(ws, heartbeat_interval, session):
                     yield item
         except (AuthenticationFailed, _FatalStream):
             raise
         except TelephonyRejected as exc:
             if exc.permanent:
                 raise
-            logger.warning("stream: %s; reconnecting", exc)
+            reason = str(exc)
         except (ConnectionClosed, TelephonyUnavailable, OSError, TimeoutError) as exc:
-            logger.warning("stream lost: %r; reconnecting", exc)
+            reason = repr(exc)
         except InvalidHandshake as exc:
-            logger.warning("stream handshake failed: %r; reconnecting", exc)
+            reason = f"handshake failed: {exc!r}"
+        except MalformedFrame as exc:
+            reason = f"malformed handshake frame: {exc}"
+        session.lost_at = time.monotonic()
+        logger.warning("stream lost: %s; reconnecting", reason)
+        yield Disconnected(reason=reason)
         if time.monotonic() - started > MIN_HEALTHY_LIFETIME * 12:
             delays = reconnect_delays()  # it worked for a while: start over
         await asyncio.sleep(max(next(delays), min_delay))
@@ -142,8 +200,14 @@ class _FatalStream(TelephonyRejected):
     """The gateway refused our subscription: retrying cannot help."""
 
 
-async def _open(open_url: Callable[[], Awaitable[str]]) -> ClientConnection:
+async def _open(
+    open_url: Callable[[], Awaitable[str]], session: _Session
+) -> ClientConnection:
     url = await open_url()
+    if session.recoverable():
+        url += f"&wsc={quote(str(session.wsc_token), safe='')}"
+    else:
+        session.forget()
     try:
         return await connect(
             url, open_timeout=HANDSHAKE_TIMEOUT, max_size=2**22, compression=None
@@ -157,23 +221,43 @@ async def _open(open_url: Callable[[], Awaitable[str]]) -> ClientConnection:
         raise
 
 
-async def _subscribe(
-    ws: ClientConnection, filters: list[str]
-) -> tuple[ConnectionDetails, dict[str, object]]:
+async def _establish(
+    ws: ClientConnection, filters: list[str], session: _Session
+) -> Connected:
+    """Read ConnectionDetails; recover the session or subscribe anew."""
     async with asyncio.timeout(HANDSHAKE_TIMEOUT):
         first = parse_frame(await ws.recv())
         if isinstance(first, ErrorFrame):
+            # e.g. WSG-400 for a malformed wsc token: start clean next time.
+            session.forget()
             raise TelephonyUnavailable(
                 f"gateway error {first.error_code}: {first.message}"
             )
         if not isinstance(first, ConnectionDetails):
             raise TelephonyUnavailable(f"expected ConnectionDetails, got {first!r}")
-        message_id, frame = subscription_request(filters)
-        await ws.send(frame)
-        while True:
-            reply = parse_frame(await ws.recv())
-            if isinstance(reply, ClientResponse) and reply.message_id == message_id:
-                break
+        session.seen(first.wsc)
+        session.recovery_timeout = float(first.recovery_timeout or 0)
+        if first.recovery_state == "Successful" and session.subscription:
+            return Connected(first, session.subscription, recovered=True)
+        if first.recovery_state == "Failed":
+            logger.warning(
+                "session recovery failed (%s): resubscribing",
+                first.recovery_error_code,
+            )
+        session.subscription = await _subscribe(ws, filters, session)
+        return Connected(first, session.subscription, recovered=False)
+
+
+async def _subscribe(
+    ws: ClientConnection, filters: list[str], session: _Session
+) -> dict[str, object]:
+    message_id, frame = subscription_request(filters)
+    await ws.send(frame)
+    while True:
+        reply = parse_frame(await ws.recv())
+        if isinstance(reply, ClientResponse) and reply.message_id == message_id:
+            break
+    session.seen(reply.wsc)
     if reply.status != 200:
         body = reply.body or {}
         raise _FatalStream(
@@ -181,11 +265,11 @@ async def _subscribe(
             error_code=str(body.get("errorCode")) if body.get("errorCode") else None,
             message=str(body.get("message", "subscription refused")),
         )
-    return first, dict(reply.body or {})
+    return dict(reply.body or {})
 
 
 async def _notifications(
-    ws: ClientConnection, heartbeat_interval: float
+    ws: ClientConnection, heartbeat_interval: float, session: _Session
 ) -> AsyncIterator[Notification]:
     last_sent = time.monotonic()
     while True:
@@ -202,6 +286,7 @@ async def _notifications(
         except MalformedFrame as exc:
             logger.warning("skipping malformed frame: %s: %.200r", exc, raw)
             continue
+        session.seen(getattr(frame, "wsc", None))
         if isinstance(frame, Notification):
             yield frame
         elif isinstance(frame, ErrorFrame):

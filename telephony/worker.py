@@ -3,28 +3,41 @@
 stream -> events -> live model -> broadcast; commands in over the channel
 layer -> client -> reply. One worker per account; it runs alone
 (`manage.py telephony_worker`) or inside `manage.py serve`.
+
+Never stale (PROTOCOL.md 10): the stream sends Heartbeats, refreshes
+tokens, reconnects with a fresh wstoken and recovers the WebSocket session
+when it can. Whenever events may have been lost (a start, an unrecovered
+reconnect, a sequence gap) the model is resynced from REST; a ghost sweeper
+re-checks calls that have been silent for long and are absent from presence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from telephony import broadcast, commands
+from telephony import broadcast
 from telephony.client import RingCentralClient
-from telephony.events import Notification, parse_call_session
-from telephony.exceptions import (
-    AuthenticationFailed,
-    TelephonyError,
-    TelephonyRejected,
-)
+from telephony.events import Notification, SessionEvent
+from telephony.exceptions import AuthenticationFailed, TelephonyError, TelephonyRejected
+from telephony.inbox import CONFIRM_TIMEOUT, Inbox
+from telephony.resync import Resyncer, fetch_presence
 from telephony.state import Change, LiveModel
-from telephony.stream import Connected, backoff, iter_stream
+from telephony.stream import Connected, Disconnected, backoff, iter_stream
 
 logger = logging.getLogger("telephony.worker")
+
+# A sequence gap may just be reordering: wait this long for the missing
+# event before re-reading the session.
+GAP_GRACE = 2.0
+# How often the ghost sweeper looks, and how long a call must have been
+# silent to be re-checked (talk can be long and eventless: be patient).
+SWEEP_INTERVAL = 120.0
+GHOST_AFTER = 600.0
 
 
 def now_iso() -> str:
@@ -41,39 +54,67 @@ class TelephonyWorker:
         layer: Any,
         model: LiveModel | None = None,
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
+        gap_grace: float = GAP_GRACE,
+        sweep_interval: float = SWEEP_INTERVAL,
+        ghost_after: float = GHOST_AFTER,
+        supervisor_device_id: str | None = None,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
     ) -> None:
         self.client = client
         self.layer = layer
         self.model = model or LiveModel()
         self.reconnect_delays = reconnect_delays
+        self.gap_grace = gap_grace
+        self.sweep_interval = sweep_interval
+        self.ghost_after = ghost_after
+        self.resyncer = Resyncer(client=client, model=self.model, publish=self.publish)
+        self.inbox = Inbox(
+            self,
+            confirm_timeout=confirm_timeout,
+            supervisor_device_id=supervisor_device_id,
+        )
         self.connections = 0
-        self.fatal: AuthenticationFailed | TelephonyRejected | None = None
+        self.resyncs = 0
+        self.fatal: TelephonyRejected | None = None
         self.status: dict[str, Any] = {"connected": False, "error": None, "since": None}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.subscription_id: str | None = None
+        self.last_event_at: float | None = None
+        self.connected_at: float | None = None
+        self.resynced = asyncio.Event()  # set after each completed resync
+        self._touched: dict[str, float] = {}  # session -> last change (monotonic)
+        self._max_seq: dict[str, int] = {}
+        self._missing: dict[str, set[int]] = {}
+        self._resync_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
-        """Serve the inbox and follow the stream until cancelled.
+        """Serve the inbox, follow the stream and sweep until cancelled.
 
         A fatal error (bad credentials) stops the stream but not the inbox,
         so consoles keep getting a snapshot that says what is wrong.
         """
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._serve_inbox())
+                group.create_task(self.inbox.serve())
                 group.create_task(self.follow_stream())
+                group.create_task(self._sweep_forever())
         finally:
             for task in list(self._tasks):
                 task.cancel()
+
+    # --- the stream -------------------------------------------------------
 
     async def follow_stream(self) -> None:
         try:
             async for item in iter_stream(
                 open_url=self.client.ws_url, reconnect_delays=self.reconnect_delays
             ):
-                if isinstance(item, Connected):
-                    await self._on_connected()
-                else:
+                if isinstance(item, Notification):
                     await self.handle(item)
+                elif isinstance(item, Connected):
+                    await self._on_connected(item)
+                elif isinstance(item, Disconnected):
+                    await self._set_status(connected=False, error=None)
         except (AuthenticationFailed, TelephonyRejected) as exc:
             self.fatal = exc
             logger.error(
@@ -87,42 +128,130 @@ class TelephonyWorker:
 
     async def handle(self, notification: Notification) -> None:
         """Apply one notification to the model and publish what changed."""
-        if notification.session is None:
+        self.last_event_at = time.monotonic()
+        event = notification.session
+        if event is None:
             return
         try:
-            change = self.model.apply(notification.session)
+            self._watch_sequence(event)
+            change = self.model.apply(event)
         except Exception:  # one bad event must not stop the floor
             logger.exception("could not apply %s", notification.uuid)
             return
-        await self._publish(change)
+        await self.publish(change)
 
-    async def _publish(self, change: Change | None) -> None:
-        if change is not None:
-            await broadcast.publish_call_changed(
-                self.layer, kind=change.kind, seq=change.version, call=change.call
-            )
+    async def publish(self, change: Change | None) -> None:
+        """Broadcast a model change; the one place changes leave the worker."""
+        if change is None:
+            return
+        session_id = change.call["id"]
+        if change.kind == "ended":
+            self._forget(session_id)
+        else:
+            self._touched[session_id] = time.monotonic()
+        await broadcast.publish_call_changed(
+            self.layer, kind=change.kind, seq=change.version, call=change.call
+        )
+        self.inbox.confirm(change)
 
-    async def _on_connected(self) -> None:
+    def _forget(self, session_id: str) -> None:
+        self._touched.pop(session_id, None)
+        self._max_seq.pop(session_id, None)
+        self._missing.pop(session_id, None)
+
+    async def _on_connected(self, connected: Connected) -> None:
         self.connections += 1
+        self.connected_at = time.monotonic()
+        self.subscription_id = str(connected.subscription.get("id") or "") or None
         await self._set_status(connected=True, error=None)
-        if self.connections > 1:
-            await self.reconcile()
+        if not connected.recovered:
+            # A start or an unrecovered reconnect: events may have been lost.
+            self.start_resync()
 
-    async def reconcile(self) -> None:
-        """Re-read every known call after a reconnect: events may be lost."""
-        _, calls = self.model.snapshot()
-        for call in calls:
-            try:
-                body = await self.client.get_session(call["id"])
-            except TelephonyRejected as exc:
-                if exc.status == 404:
-                    await self._publish(self.model.remove(call["id"]))
-                continue
-            except TelephonyError as exc:
-                logger.warning("reconcile %s: %s", call["id"], exc)
-                continue
-            snap = parse_call_session(body)
-            await self._publish(self.model.load_session(snap, now=datetime.now(UTC)))
+    # --- resync, gaps and ghosts ------------------------------------------
+
+    def start_resync(self) -> None:
+        """Run a full resync in the background (at most one at a time)."""
+        if self._resync_task is None or self._resync_task.done():
+            self.resynced.clear()
+            self._resync_task = self._spawn(self._resync())
+
+    async def _resync(self) -> None:
+        try:
+            await self.resyncer.run()
+            self.resyncs += 1
+        except TelephonyError as exc:
+            logger.warning("resync failed: %s (the next reconnect retries)", exc)
+        finally:
+            self.resynced.set()
+
+    def _watch_sequence(self, event: SessionEvent) -> None:
+        """Spot a lost event: a hole in a session's sequence numbers."""
+        session_id, sequence = event.telephony_session_id, event.sequence
+        top = self._max_seq.get(session_id)
+        if top is None or sequence > top:
+            self._max_seq[session_id] = sequence
+            if top is not None and sequence > top + 1:
+                holes = self._missing.setdefault(session_id, set())
+                holes.update(range(top + 1, sequence))
+                self._spawn(self._check_gap(session_id))
+        elif holes := self._missing.get(session_id):
+            holes.discard(sequence)
+
+    async def _check_gap(self, session_id: str) -> None:
+        await asyncio.sleep(self.gap_grace)
+        if self._missing.get(session_id):
+            logger.info("sequence gap in %s: re-reading it", session_id)
+            self._missing.pop(session_id, None)
+            await self.resyncer.refresh(session_id)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            if self.status["connected"]:
+                await self.sweep()
+
+    async def sweep(self) -> int:
+        """Re-check silent calls absent from presence; return how many ended."""
+        cutoff = time.monotonic() - self.ghost_after
+        silent = [sid for sid, seen in self._touched.items() if seen < cutoff]
+        if not silent:
+            return 0
+        try:
+            live = await fetch_presence(self.client)
+        except TelephonyError as exc:
+            logger.warning("ghost sweep skipped: %s", exc)
+            return 0
+        ended = 0
+        for session_id in silent:
+            if session_id in live:
+                self._touched[session_id] = time.monotonic()
+            elif await self.resyncer.refresh(session_id) == "ended":
+                ended += 1
+        if ended:
+            logger.info("ghost sweeper: %d calls had ended unseen", ended)
+        return ended
+
+    # --- status -----------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Freshness figures for /healthz (JSON-ready)."""
+        now = time.monotonic()
+
+        def age(moment: float | None) -> float | None:
+            return None if moment is None else round(now - moment, 3)
+
+        connected = bool(self.status["connected"])
+        return {
+            "connected": connected,
+            "subscription_active": connected and self.subscription_id is not None,
+            "error": self.status["error"],
+            "live_calls": len(self.model),
+            "seconds_since_last_event": age(self.last_event_at),
+            "seconds_since_connected": age(self.connected_at),
+            "reconnects": max(0, self.connections - 1),
+            "resyncs": self.resyncs,
+        }
 
     async def _set_status(self, *, connected: bool, error: str | None) -> None:
         self.status = {"connected": connected, "error": error, "since": now_iso()}
@@ -130,53 +259,16 @@ class TelephonyWorker:
             self.layer, seq=self.model.version, status=self.status
         )
 
-    async def _serve_inbox(self) -> None:
-        while True:
-            message = await self.layer.receive(broadcast.WORKER_INBOX)
-            try:
-                await self._dispatch(message)
-            except Exception:
-                logger.exception("bad inbox message %.200r", message)
-
-    async def _dispatch(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "telephony.snapshot_requested":
-            version, calls = self.model.snapshot()
-            await broadcast.send_snapshot(
-                self.layer,
-                channel=message["reply_to"],
-                seq=version,
-                calls=calls,
-                status=self.status,
-            )
-        elif kind == "telephony.command_requested":
-            self._spawn(self._command(message))  # type: ignore[arg-type]
-        else:
-            logger.warning("unknown inbox message type %r", kind)
-
-    async def _command(self, request: broadcast.CommandRequested) -> None:
-        if self.fatal is not None:
-            await broadcast.reply_command(
-                self.layer,
-                channel=request["reply_to"],
-                request_id=request["request_id"],
-                ok=False,
-                action=request["action"],
-                session_id=request["session_id"],
-                message=f"Not connected to RingCentral: {describe_fatal(self.fatal)}",
-            )
-            return
-        await commands.execute(client=self.client, layer=self.layer, request=request)
-
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("command task failed", exc_info=task.exception())
+            logger.error("worker task failed", exc_info=task.exception())
 
 
 def describe_fatal(exc: TelephonyRejected) -> str:

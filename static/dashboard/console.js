@@ -76,6 +76,8 @@ function onMessage(msg) {
       return showWorker(msg.worker);
     case "command_result":
       return onCommandResult(msg);
+    case "command_confirmed":
+      return onCommandConfirmed(msg);
     case "error":
       return showNotice(msg.message);
   }
@@ -202,9 +204,11 @@ function fillCard(card, call) {
   const commandPending = [...pending.values()].find((p) => p.sessionId === call.id);
   card.dataset.state = call.state;
   card.classList.toggle("pending", Boolean(commandPending));
+  const stateLabel = STATE_LABELS[call.state] || call.state;
   card.querySelector(".state").textContent = commandPending
-    ? `${STATE_LABELS[call.state] || call.state} · ${commandPending.action === "hold" ? "holding…" : "resuming…"}`
-    : STATE_LABELS[call.state] || call.state;
+    ? `${stateLabel} · ${PENDING_LABELS[commandPending.action] || "working…"}`
+    : stateLabel;
+  card.querySelector(".flags").textContent = flagsOf(agent);
   const since = agent ? agent.since : call.updatedAt;
   card.querySelector(".timer").dataset.since = since || call.startedAt;
   card.querySelector(".direction").textContent = call.direction || "";
@@ -215,6 +219,15 @@ function fillCard(card, call) {
   fillParties(card.querySelector(".parties"), call);
   fillActions(card.querySelector(".actions"), call, agent, commandPending);
   tick(card.querySelector(".timer"));
+}
+
+function flagsOf(agent) {
+  if (!agent) return "";
+  const flags = [];
+  const recording = (agent.recordings || [])[0];
+  if (recording) flags.push(recording.active ? "● Recording" : "Recording paused");
+  if (agent.muted) flags.push("Muted");
+  return flags.join(" · ");
 }
 
 function agentLabel(party) {
@@ -242,26 +255,92 @@ function fillParties(list, call) {
   );
 }
 
+const PENDING_LABELS = {
+  hold: "holding…",
+  unhold: "resuming…",
+  mute: "muting…",
+  unmute: "unmuting…",
+  record_start: "starting recording…",
+  record_pause: "pausing recording…",
+  record_resume: "resuming recording…",
+  end: "ending…",
+  transfer: "transferring…",
+  listen: "connecting you…",
+};
+
+function button(text, onClick, disabled) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.disabled = disabled;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function agentActions(call, agent) {
+  // [label, action, params] for what the agent's leg allows now.
+  const actions = [];
+  const engaged = agent.status === "Answered" || agent.status === "Hold";
+  if (agent.status === "Answered") actions.push(["Hold", "hold"]);
+  if (agent.status === "Hold") actions.push(["Unhold", "unhold"]);
+  if (!engaged) return actions;
+  actions.push(agent.muted ? ["Unmute", "unmute"] : ["Mute", "mute"]);
+  const recording = (agent.recordings || [])[0];
+  if (!recording) actions.push(["Record", "record_start"]);
+  else if (recording.active) actions.push(["Pause rec", "record_pause", { recordingId: recording.id }]);
+  else actions.push(["Resume rec", "record_resume", { recordingId: recording.id }]);
+  actions.push(["Listen", "listen"]);
+  return actions;
+}
+
 function fillActions(box, call, agent, commandPending) {
   box.replaceChildren();
   if (!canControl || !agent) return;
-  let action = null;
-  if (agent.status === "Answered") action = ["hold", "Hold"];
-  else if (agent.status === "Hold") action = ["unhold", "Unhold"];
-  if (!action) return;
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = action[1];
-  button.disabled = Boolean(commandPending);
-  button.addEventListener("click", () => command(call.id, agent.id, action[0]));
-  box.appendChild(button);
+  const busy = Boolean(commandPending);
+  for (const [text, action, params] of agentActions(call, agent)) {
+    box.appendChild(button(text, () => command(call.id, agent.id, action, params), busy));
+  }
+  if (agent.status === "Answered" || agent.status === "Hold") {
+    box.appendChild(button("Transfer", () => askTransfer(call, agent), busy));
+  }
+  const end = button("End", () => command(call.id, agent.id, "end"), busy);
+  end.classList.add("danger");
+  box.appendChild(end);
+}
+
+function askTransfer(call, agent) {
+  // A small inline form: an extension number, or +E.164 for an outside number.
+  const card = cardFor(call.id);
+  if (!card || card.querySelector("form.transfer")) return;
+  const form = document.createElement("form");
+  form.className = "transfer";
+  const input = document.createElement("input");
+  input.name = "target";
+  input.placeholder = "Extension or +number";
+  input.setAttribute("aria-label", "Transfer to");
+  input.required = true;
+  const go = document.createElement("button");
+  go.type = "submit";
+  go.textContent = "Transfer now";
+  form.append(input, go);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const target = input.value.trim();
+    const params = target.startsWith("+") ? { phoneNumber: target } : { extensionNumber: target };
+    form.remove();
+    command(call.id, agent.id, "transfer", params);
+  });
+  card.querySelector(".actions").after(form);
+  input.focus();
 }
 
 // --- commands ---------------------------------------------------------------
 
-function command(sessionId, partyId, action) {
+function command(sessionId, partyId, action, params) {
   const requestId = crypto.randomUUID();
-  if (!send({ type: "command", requestId, action, sessionId, partyId })) {
+  const message = { type: "command", requestId, action, sessionId, partyId };
+  if (params) message.params = params;
+  if (!send(message)) {
     showNotice("Not connected to Switchboard; try again in a moment.");
     return;
   }
@@ -271,26 +350,26 @@ function command(sessionId, partyId, action) {
 }
 
 function onCommandResult(msg) {
+  // Accepted: stay pending until the worker confirms the telephony event.
   const request = pending.get(msg.requestId);
-  if (!request) return;
-  if (msg.ok) {
-    // Accepted: stay pending until the confirming telephony event arrives.
-    request.accepted = true;
-    settleIfConfirmed(request.sessionId);
-    return;
-  }
+  if (!request || msg.ok) return;
   pending.delete(msg.requestId);
   setCallError(request.sessionId, msg.message);
   render(request.sessionId);
 }
 
+function onCommandConfirmed(msg) {
+  const request = pending.get(msg.requestId);
+  if (!request) return;
+  pending.delete(msg.requestId);
+  if (!msg.confirmed) setCallError(request.sessionId, msg.message);
+  render(request.sessionId);
+}
+
 function settleIfConfirmed(sessionId) {
-  const call = calls.get(sessionId);
-  for (const [id, request] of pending) {
-    if (request.sessionId !== sessionId || !request.accepted) continue;
-    const party = call && partyById(call, request.partyId);
-    const want = request.action === "hold" ? "Hold" : "Answered";
-    if (!party || party.status === want || !calls.has(sessionId)) pending.delete(id);
+  // An ended call settles whatever was pending on it.
+  if (!calls.has(sessionId)) {
+    for (const [id, request] of pending) if (request.sessionId === sessionId) pending.delete(id);
   }
   render(sessionId);
 }
