@@ -1,0 +1,92 @@
+"""The channel-layer contract: exact payloads, and that every payload
+survives Redis (msgpack) and the browser (JSON), on a real Redis too."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import msgpack
+import pytest
+from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
+
+from telephony import broadcast
+from tests.conftest import WAIT
+
+CALL = {
+    "id": "s-1",
+    "state": "talking",
+    "startedAt": "2026-01-15T10:00:00.000Z",
+    "parties": [{"id": "p-1", "recordings": [{"id": "r1", "active": True}]}],
+}
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+async def every_payload(layer, channel: str) -> list[dict]:
+    """Send one message of every type to `channel`; return them received."""
+    await layer.group_add(broadcast.SUPERVISORS, channel)
+    await broadcast.publish_call_changed(layer, kind="updated", seq=1, call=CALL)
+    await broadcast.publish_call_changed(layer, kind="ended", seq=2, call=CALL)
+    await broadcast.publish_worker_status(layer, seq=2, status={"connected": True})
+    await broadcast.send_snapshot(
+        layer, channel=channel, seq=2, calls=[CALL], status={"connected": True}
+    )
+    await broadcast.reply_command(
+        layer,
+        channel=channel,
+        request_id="r",
+        ok=False,
+        action="hold",
+        session_id="s-1",
+        message="m",
+        status=429,
+        error_code="CMN-301",
+        retry_after=12.5,
+    )
+    await broadcast.confirm_command(
+        layer, channel=channel, request_id="r", confirmed=True, message="ok"
+    )
+    await broadcast.send_health(layer, channel=channel, health={"connected": True})
+    async with asyncio.timeout(WAIT):
+        return [await layer.receive(channel) for _ in range(7)]
+
+
+async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
+    layer = InMemoryChannelLayer()
+    received = await every_payload(layer, await layer.new_channel())
+    assert received[0] == {"type": "telephony.call_updated", "seq": 1, "call": CALL}
+    assert received[1]["type"] == "telephony.call_ended"
+    assert {m["type"] for m in received} >= set(broadcast.CONSUMER_TYPES)
+    for message in received:
+        assert msgpack.unpackb(msgpack.packb(message)) == message
+        assert json.loads(json.dumps(message)) == message
+
+
+async def test_worker_inbox_and_group_work_across_redis():
+    layer = RedisChannelLayer(hosts=[REDIS], prefix=f"test-{uuid.uuid4().hex}")
+    try:
+        received = await every_payload(layer, await layer.new_channel())
+        assert [m["type"] for m in received][:2] == [
+            "telephony.call_updated",
+            "telephony.call_ended",
+        ]
+        await broadcast.request_snapshot(layer, reply_to="specific.reply!x")
+        async with asyncio.timeout(WAIT):
+            request = await layer.receive(broadcast.WORKER_INBOX)
+        assert request == {
+            "type": "telephony.snapshot_requested",
+            "reply_to": "specific.reply!x",
+        }
+    finally:
+        await layer.flush()
+        await layer.close_pools()
+
+
+@pytest.mark.parametrize("action", broadcast.COMMAND_ACTIONS)
+def test_every_command_action_has_a_handler_and_a_label(action):
+    from telephony.commands import ACTIONS, LABELS
+
+    assert action in ACTIONS
+    assert action in LABELS
