@@ -15,8 +15,10 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt tests/requirements.txt | $(BIN)/python
+$(VENV)/.installed-dev: requirements.txt tests/requirements.txt tests/sdk/package-lock.json | $(BIN)/python
 	$(BIN)/pip install --quiet -r tests/requirements.txt
+	# RingCentral's official JS SDK, for the simulator's fidelity test.
+	npm ci --prefix tests/sdk --no-audit --no-fund --silent
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -4,7 +4,8 @@ Pure bookkeeping with an injected monotonic clock (PROTOCOL.md 2 and 5.2):
 a JWT login opens an OAuth session; refresh rotates both tokens inside the
 same session and kills the old access token at once; revoke ends the whole
 session. Like the platform, at most five sessions live per user and app, so
-a sixth login silently revokes the oldest.
+a sixth login silently revokes the oldest. Whoever holds resources of a
+session (the gateway's sockets) learns of its end through `on_end`.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class TokenStore:
         self._by_refresh: dict[str, OAuthSession] = {}
         self._ws_tokens: dict[str, WsToken] = {}
         self._next_id = 3719385011
+        # Called with the id of every session that ends (revoke, eviction).
+        self.on_end: Callable[[str], None] = lambda session_id: None
 
     def login(
         self,
@@ -122,6 +125,13 @@ class TokenStore:
             raise unauthorized("OAU-128", "Access token expired")
         return session
 
+    def expire_access_tokens(self) -> int:
+        """Expire every live access token now (a fault); refresh still works."""
+        now = self._clock()
+        for session in self._sessions.values():
+            session.access_expires_at = min(session.access_expires_at, now)
+        return len(self._sessions)
+
     def get(self, session_id: str) -> OAuthSession | None:
         """The live OAuth session with this id, if any."""
         return self._sessions.get(session_id)
@@ -159,6 +169,7 @@ class TokenStore:
         self._sessions.pop(session.id, None)
         self._by_access.pop(session.access_token, None)
         self._by_refresh.pop(session.refresh_token, None)
+        self.on_end(session.id)
 
     def _purge_ws_tokens(self) -> None:
         # Unused tokens would otherwise pile up in a long demo run.

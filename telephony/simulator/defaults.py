@@ -8,7 +8,7 @@ production client cannot tell the simulator from the platform by their form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Credentials the simulator accepts when none are configured. They are
 # printed in logs and docs on purpose: they unlock nothing but localhost.
@@ -27,22 +27,23 @@ GRANTED_SCOPE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Agent:
-    """One RingCentral user extension that takes calls."""
+    """One RingCentral user extension that takes calls.
+
+    `extension_id` (1000000101) and `device_id` (its desk phone, 80000101)
+    derive from the extension number; they are computed once because the
+    floor reads them for every call.
+    """
 
     extension_number: str
     name: str
+    extension_id: str = field(init=False, repr=False, compare=False)
+    device_id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def extension_id(self) -> str:
-        """Extension id in RingCentral's numeric-string form (1000000101)."""
-        return f"1000000{self.extension_number}"
-
-    @property
-    def device_id(self) -> str:
-        """Desk phone id of this agent (80000101)."""
-        return f"80000{self.extension_number}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extension_id", f"1000000{self.extension_number}")
+        object.__setattr__(self, "device_id", f"80000{self.extension_number}")
 
 
 AGENTS: tuple[Agent, ...] = (

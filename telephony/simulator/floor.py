@@ -2,9 +2,11 @@
 
 This is the only part of the engine side that touches asyncio: one runner
 task sleeps until the next step on the timeline is due, runs it against
-the pure engine, and goes back to sleep. The "demo" profile adds a Poisson
-stream of calls to idle agents; the "none" profile only plays calls placed
-through the control API.
+the pure engine, and goes back to sleep. A generating profile adds a
+`Generator` (arrivals, see `generator.py`); profile "none" only plays
+calls placed through the control API. The steps of a plan beyond ring,
+talk and hang-up (hold, mute, record, transfer, park, voicemail) are in
+`floor_steps.py`.
 """
 
 from __future__ import annotations
@@ -19,22 +21,29 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from telephony.simulator import flows
+from telephony.simulator import floor_steps, flows, queues
+from telephony.simulator.account import Account, CallQueue
 from telephony.simulator.defaults import CALLER_NAMES, Agent
-from telephony.simulator.engine import CallEngine, Endpoint, EngineError, Party, Session
+from telephony.simulator.engine import CallEngine
+from telephony.simulator.model import (
+    RINGING,
+    Endpoint,
+    EngineError,
+    Party,
+    PartyChange,
+    Session,
+)
 from telephony.simulator.plans import CallPlan, random_plan
+from telephony.simulator.profiles import Profile, profile_named
 from telephony.simulator.timeline import Action, Timeline
 
 logger = logging.getLogger("telephony.simulator.floor")
 
-Scenario = Literal["inbound", "outbound", "internal"]
-
-# Simulated seconds between generated calls. Ten agents handling about
-# 170 s per call stay roughly 70 % busy at one call every 20 s.
-MEAN_GAP = 20.0
-# A few calls right after start so a demo never opens on an empty board.
-WARM_UP_CALLS = 4
-SCENARIO_WEIGHTS: dict[Scenario, float] = {"inbound": 75, "outbound": 20, "internal": 5}
+Scenario = Literal["inbound", "outbound", "internal", "queue"]
+# Random picks before falling back to a full scan of the agents.
+IDLE_TRIES = 24
+# Pools larger than this are only sampled, never scanned (load profiles).
+FULL_SCAN_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,12 @@ class CallRequest:
     """Everything needed to place one call."""
 
     scenario: Scenario
-    agent: Agent
+    agent: Agent | None
     plan: CallPlan
     customer: Endpoint | None = None
     peer: Agent | None = None
+    queue: CallQueue | None = None
+    origin: str = "Call"
 
 
 class Floor:
@@ -56,32 +67,44 @@ class Floor:
         *,
         engine: CallEngine,
         rng: random.Random,
-        agents: Sequence[Agent],
-        company_number: str,
-        speed: float,
-        generate: bool,
+        account: Account,
+        profile: Profile | None = None,
+        speed: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
-        self.agents = tuple(agents)
+        self.account = account
+        self.profile = profile or profile_named("none")
         self.rng = rng
-        self._company_number = company_number
         self._speed = speed
-        self._generate = generate
         self._clock = clock
         self._timeline = Timeline()
-        self._plans: dict[str, CallPlan] = {}
+        # Plans of calls still ringing; ids of calls with a hang-up due.
+        self.plans: dict[str, CallPlan] = {}
+        self.ending: set[str] = set()
+        self._followed: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        engine.add_listener(self._observe)
+
+    @property
+    def agents(self) -> Sequence[Agent]:
+        """Every agent of the account."""
+        return self.account.agents
+
+    @property
+    def generating(self) -> bool:
+        """True when the floor makes traffic and plays people by itself."""
+        return self.profile.generate
 
     # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> None:
         """Start the runner task (inside a running loop)."""
-        if self._generate:
-            for index in range(WARM_UP_CALLS):
-                self._schedule(1.0 + 2.0 * index, partial(self._arrival, chain=False))
-            self._schedule(MEAN_GAP, partial(self._arrival, chain=True))
+        if self.generating:
+            from telephony.simulator.generator import Generator
+
+            Generator(self, self.profile).start()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -99,119 +122,163 @@ class Floor:
         """Open a call with the flow of its scenario and schedule its plan."""
         session = self._open(request)
         plan = request.plan
-        self._plans[session.id] = plan
+        self.plans[session.id] = plan
         if plan.ring is not None:
-            step = self._abandon if plan.abandon else self._auto_answer
-            self._schedule(plan.ring, partial(step, session.id))
+            step = self._abandon if plan.abandon else self._ring_over
+            self.schedule(plan.ring, partial(step, session.id))
         return session
 
     def answer(self, session_id: str, party_id: str | None = None) -> Party:
         """Answer now (phone or API) and start the talk part of the plan."""
         party = self.engine.answer(session_id, party_id)
-        plan = self._plans.pop(session_id, None)
+        plan = self.plans.pop(session_id, None)
         if plan is not None:
-            self._start_talk(session_id, plan)
+            floor_steps.start_talk(self, session_id, plan)
         return party
 
+    def follow_up(self, session: Session) -> None:
+        """A leg started ringing outside any plan (transfer, call-out):
+        on a generating floor its owner answers after a ring, and a call
+        nobody else ends is hung up after a talk time."""
+        if not self.generating:
+            return
+        for party in session.live_parties():
+            if (
+                party.status in RINGING
+                and party.direction == "Inbound"
+                and party.kind == "call"
+                and party.id not in self._followed
+            ):
+                self._followed.add(party.id)
+                ring = self.rng.uniform(*self.profile.shape.ring)
+                self.schedule(ring, partial(self._answer_leg, session.id, party.id))
+
+    def idle_agent(self, pool: Sequence[Agent] | None = None) -> Agent | None:
+        """A random agent of `pool` (default: all) whose phone is free."""
+        found = self.idle_agents_sample(pool or self.agents, 1)
+        return found[0] if found else None
+
+    def idle_agents_sample(self, pool: Sequence[Agent], count: int) -> list[Agent]:
+        """Up to `count` distinct idle agents of `pool`, picked at random."""
+        chosen: dict[str, Agent] = {}
+        for _ in range(IDLE_TRIES):
+            if len(chosen) >= count:
+                return list(chosen.values())
+            agent = self.rng.choice(pool)
+            if not self.engine.is_busy(agent.extension_id):
+                chosen.setdefault(agent.extension_id, agent)
+        if len(pool) > FULL_SCAN_LIMIT:
+            # A big floor this busy skips the call rather than scanning.
+            return list(chosen.values())
+        rest = [a for a in pool if a.extension_id not in chosen]
+        for agent in rest:
+            if len(chosen) >= count:
+                break
+            if not self.engine.is_busy(agent.extension_id):
+                chosen[agent.extension_id] = agent
+        return list(chosen.values())
+
     def idle_agents(self) -> list[Agent]:
-        """Agents without a live call."""
-        busy = {
-            party.extension_id
-            for session in self.engine.sessions.values()
-            for party in session.live_parties()
-        }
-        return [a for a in self.agents if a.extension_id not in busy]
+        """Agents without a live call (a full scan: small accounts only)."""
+        return [a for a in self.agents if not self.engine.is_busy(a.extension_id)]
 
     def random_customer(self) -> Endpoint:
         """A PSTN customer with a 415-555 number and a caller-id name."""
         number = f"+1415555{self.rng.randrange(10000):04d}"
         return Endpoint(number, self.rng.choice(CALLER_NAMES))
 
+    def schedule(self, seconds: float, action: Action) -> float:
+        """Run `action` after `seconds` simulated seconds; returns its due
+        time on the floor's clock."""
+        return self.schedule_from(self._clock(), seconds, action)
+
+    def schedule_from(self, base: float, seconds: float, action: Action) -> float:
+        """Run `action` `seconds` simulated seconds after clock time `base`
+        (a chain of arrivals keeps its rate however late the loop runs)."""
+        at = base + seconds / self._speed
+        if self._timeline.schedule(at, action):
+            self._wake.set()
+        return at
+
     # -- plan steps (each tolerates a call that changed meanwhile) ---------
 
     def _open(self, request: CallRequest) -> Session:
         customer = request.customer or self.random_customer()
+        company = self.account.company_number
+        if request.scenario == "queue" and request.queue is not None:
+            agents = (
+                [request.agent]
+                if request.agent is not None
+                else self.idle_agents_sample(
+                    request.queue.members, self.profile.parallel_ring
+                )
+            )
+            return queues.start_queue(
+                self.engine,
+                caller=customer,
+                queue=request.queue,
+                agents=agents,
+                company_number=company,
+            )
+        agent = request.agent or self.agents[0]
         if request.scenario == "outbound":
             return flows.start_outbound(
                 self.engine,
-                agent=request.agent,
+                agent=agent,
                 callee=Endpoint(customer.phone_number),
-                company_number=self._company_number,
+                company_number=company,
+                origin=request.origin,
             )
         if request.scenario == "internal" and request.peer is not None:
-            return flows.start_internal(
-                self.engine, caller=request.agent, callee=request.peer
-            )
+            return flows.start_internal(self.engine, caller=agent, callee=request.peer)
         return flows.start_inbound(
-            self.engine,
-            caller=customer,
-            agent=request.agent,
-            company_number=self._company_number,
+            self.engine, caller=customer, agent=agent, company_number=company
         )
 
-    def _start_talk(self, session_id: str, plan: CallPlan) -> None:
-        if plan.hold_at is not None:
-            self._schedule(plan.hold_at, partial(self._hold, session_id, True))
-            self._schedule(
-                plan.hold_at + plan.hold_for, partial(self._hold, session_id, False)
-            )
-        if plan.talk is not None:
-            self._schedule(
-                plan.talk, partial(self._hang_up, session_id, plan.hangup_by)
-            )
-
-    def _auto_answer(self, session_id: str) -> None:
-        if session_id in self.engine.sessions and session_id in self._plans:
+    def _ring_over(self, session_id: str) -> None:
+        session = self.engine.sessions.get(session_id)
+        plan = self.plans.get(session_id)
+        if session is None or plan is None:
+            return
+        if plan.voicemail:
+            floor_steps.voicemail(self, session_id, plan)
+            return
+        ringing = session.ringing_agents()
+        if session.queue_id is not None and ringing:
+            self.answer(session_id, self.rng.choice(ringing).id)
+        elif session.queue_id is not None:
+            self.plans.pop(session_id)
+            queues.no_answer(self.engine, session)
+        else:
             self.answer(session_id)
 
     def _abandon(self, session_id: str) -> None:
         session = self.engine.sessions.get(session_id)
-        if session is not None and session_id in self._plans:
-            self._plans.pop(session_id)
+        if session is not None and session_id in self.plans:
+            self.plans.pop(session_id)
             self.engine.hang_up(session_id, flows.caller_party(session).id)
 
-    def _hold(self, session_id: str, hold: bool) -> None:
+    def _answer_leg(self, session_id: str, party_id: str) -> None:
+        self._followed.discard(party_id)
         session = self.engine.sessions.get(session_id)
-        if session is None:
+        if session is None or session.party(party_id).status not in RINGING:
             return
-        party = flows.user_party(session)
-        if hold and party.status == "Answered":
-            self.engine.hold(session_id, party.id)
-        elif not hold and party.status == "Hold":
-            self.engine.unhold(session_id, party.id)
+        self.engine.answer(session_id, party_id)
+        if session_id not in self.plans and not floor_steps.has_end(self, session):
+            talk = random_plan(self.rng, self.profile.shape).talk or 60.0
+            floor_steps.end_after(self, session_id, talk, "agent")
 
-    def _hang_up(self, session_id: str, side: Literal["customer", "agent"]) -> None:
-        session = self.engine.sessions.get(session_id)
-        if session is None:
-            return
-        user = flows.user_party(session)
-        party = user if side == "agent" else flows.far_party(session, user)
-        self.engine.hang_up(session_id, party.id)
-
-    def _arrival(self, *, chain: bool) -> None:
-        if chain:
-            gap = self.rng.expovariate(1.0 / MEAN_GAP)
-            self._schedule(gap, partial(self._arrival, chain=True))
-        idle = self.idle_agents()
-        if idle:
-            self.place(self._random_request(idle))
-
-    def _random_request(self, idle: list[Agent]) -> CallRequest:
-        scenarios = list(SCENARIO_WEIGHTS)
-        weights = list(SCENARIO_WEIGHTS.values())
-        scenario = self.rng.choices(scenarios, weights)[0]
-        agent, *others = self.rng.sample(idle, len(idle))
-        if scenario == "internal" and not others:
-            scenario = "inbound"
-        peer = others[0] if scenario == "internal" else None
-        return CallRequest(scenario, agent, random_plan(self.rng), peer=peer)
+    def _observe(self, change: PartyChange) -> None:
+        # A caller who reached a mailbox leaves a message and hangs up.
+        if (
+            change.party.status == "Voicemail"
+            and self.generating
+            and change.session_id not in self.ending
+        ):
+            seconds = self.rng.uniform(8.0, 30.0)
+            floor_steps.end_after(self, change.session_id, seconds, "customer")
 
     # -- the runner ---------------------------------------------------------
-
-    def _schedule(self, seconds: float, action: Action) -> None:
-        """Run `action` after `seconds` simulated seconds."""
-        if self._timeline.schedule(self._clock() + seconds / self._speed, action):
-            self._wake.set()
 
     async def _run(self) -> None:
         while True:

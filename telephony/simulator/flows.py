@@ -9,7 +9,8 @@ actions, shared by every flow.
 from __future__ import annotations
 
 from telephony.simulator.defaults import Agent
-from telephony.simulator.engine import CallEngine, Endpoint, Party, Session
+from telephony.simulator.engine import CallEngine
+from telephony.simulator.model import Endpoint, Party, Session
 
 
 def user_endpoint(agent: Agent, phone_number: str) -> Endpoint:
@@ -45,14 +46,19 @@ def start_inbound(
 
 
 def start_outbound(
-    engine: CallEngine, *, agent: Agent, callee: Endpoint, company_number: str
+    engine: CallEngine,
+    *,
+    agent: Agent,
+    callee: Endpoint,
+    company_number: str,
+    origin: str = "Call",
 ) -> Session:
-    """An agent dials a PSTN number from the desk phone.
+    """An agent dials a PSTN number (desk phone, RingOut or call-out).
 
     Setup p-1 (agent, Outbound, with deviceId) → Proceeding p-2 (PSTN,
     Inbound, no Setup) → Proceeding p-1.
     """
-    session = engine.open_session()
+    session = engine.open_session(origin)
     caller = user_endpoint(agent, company_number)
     user = engine.add_party(
         session,
@@ -61,20 +67,27 @@ def start_outbound(
         to=callee,
         extension_id=agent.extension_id,
     )
-    engine.add_party(
-        session, direction="Inbound", from_=caller, to=callee, status="Proceeding"
-    )
-    engine.change(session, user.id, status="Proceeding")
+    dial_pstn(engine, session, user)
     return session
 
 
-def start_internal(engine: CallEngine, *, caller: Agent, callee: Agent) -> Session:
+def dial_pstn(engine: CallEngine, session: Session, user: Party) -> None:
+    """The PSTN side of an outbound call starts ringing (no Setup)."""
+    engine.add_party(
+        session, direction="Inbound", from_=user.from_, to=user.to, status="Proceeding"
+    )
+    engine.change(session, user.id, status="Proceeding")
+
+
+def start_internal(
+    engine: CallEngine, *, caller: Agent, callee: Agent, origin: str = "Call"
+) -> Session:
     """One extension dials another.
 
     Setup p-1 (caller) → Setup p-2 (callee) → Answered p-1 → Proceeding p-2
     with mobilePickupData.
     """
-    session = engine.open_session()
+    session = engine.open_session(origin)
     source = user_endpoint(caller, caller.extension_number)
     target = Endpoint(callee.extension_number, callee.name, callee.extension_id)
     first = engine.add_party(
@@ -84,6 +97,16 @@ def start_internal(engine: CallEngine, *, caller: Agent, callee: Agent) -> Sessi
         to=target,
         extension_id=caller.extension_id,
     )
+    ring_extension(engine, session, first, callee)
+    return session
+
+
+def ring_extension(
+    engine: CallEngine, session: Session, first: Party, callee: Agent
+) -> None:
+    """An internal callee's leg: Setup, caller Answered, callee rings."""
+    source = first.from_
+    target = Endpoint(callee.extension_number, callee.name, callee.extension_id)
     second = engine.add_party(
         session,
         direction="Inbound",
@@ -95,19 +118,24 @@ def start_internal(engine: CallEngine, *, caller: Agent, callee: Agent) -> Sessi
     engine.change(
         session, second.id, status="Proceeding", pickup=engine.ringing_pickup(second)
     )
-    return session
 
 
 def user_party(session: Session) -> Party:
-    """The RingCentral user's leg the phone acts on (first live user leg)."""
+    """The RingCentral user's leg the phone acts on (first live user leg).
+
+    Queue legs, supervisors and park slots are skipped; with no user leg
+    left (after a bridge), the first live leg.
+    """
     live = session.live_parties()
-    return next((p for p in live if p.extension_id is not None), live[0])
+    users = [p for p in live if p.extension_id is not None and p.kind == "call"]
+    return (users or live or list(session.parties.values()))[0]
 
 
 def far_party(session: Session, user: Party) -> Party:
     """The other side of a two-party call."""
     live = session.live_parties()
-    return next((p for p in live if p.id != user.id), user)
+    others = [p for p in live if p.id != user.id and p.kind != "supervisor"]
+    return (others or [user])[0]
 
 
 def caller_party(session: Session) -> Party:

@@ -6,6 +6,7 @@ Every message is a JSON array `[header]` or `[header, body]`.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +14,8 @@ from typing import Any
 
 JsonDict = dict[str, Any]
 
-# Documented ConnectionDetails values (PROTOCOL.md 5.4). The simulator does
-# not enforce the timeouts yet; they are reported so clients plan by them.
+# Documented ConnectionDetails values (PROTOCOL.md 5.4); the gateway
+# enforces the timeouts and the buffer size it reports.
 CONNECTION_LIMITS: JsonDict = {
     "maxConnectionsPerSession": 50,
     "recoveryBufferSize": 100,
@@ -79,8 +80,32 @@ def offset_time(moment: datetime) -> str:
     )
 
 
-def connection_details(wsc: JsonDict, now: datetime) -> list[Any]:
-    """First frame on every connection."""
+def connection_limits(
+    *, idle: float, absolute: float, recovery: float, buffer_size: int
+) -> JsonDict:
+    """ConnectionDetails limits for configured (possibly tiny) durations."""
+    return {
+        **CONNECTION_LIMITS,
+        "recoveryBufferSize": buffer_size,
+        # Whole seconds on the wire, rounded up so a client never plans
+        # with less time than it has.
+        "recoveryTimeout": math.ceil(recovery),
+        "idleTimeout": math.ceil(idle),
+        "absoluteTimeout": math.ceil(absolute),
+    }
+
+
+def connection_details(
+    wsc: JsonDict,
+    now: datetime,
+    limits: JsonDict | None = None,
+    recovery: tuple[str, str | None] | None = None,
+) -> list[Any]:
+    """First frame on every connection.
+
+    `recovery` is (recoveryState, recoveryErrorCode) for a connect with
+    `wsc`; both fields are absent on a plain connect (PROTOCOL.md 5.4).
+    """
     message_id = str(uuid.uuid4())
     header = {
         "type": "ConnectionDetails",
@@ -89,10 +114,21 @@ def connection_details(wsc: JsonDict, now: datetime) -> list[Any]:
         "wsc": wsc,
         "headers": {"RCRequestId": message_id},
     }
-    return [header, {"creationTime": offset_time(now), **CONNECTION_LIMITS}]
+    body = {"creationTime": offset_time(now), **(limits or CONNECTION_LIMITS)}
+    if recovery is not None:
+        body["recoveryState"] = recovery[0]
+        if recovery[1] is not None:
+            body["recoveryErrorCode"] = recovery[1]
+    return [header, body]
 
 
-def response(message_id: str, status: int, body: Any, wsc: JsonDict) -> list[Any]:
+def response(
+    message_id: str,
+    status: int,
+    body: Any,
+    wsc: JsonDict,
+    headers: dict[str, str] | None = None,
+) -> list[Any]:
     """`ClientRequest` response frame; no body element for 204."""
     header = {
         "type": "ClientRequest",
@@ -101,6 +137,7 @@ def response(message_id: str, status: int, body: Any, wsc: JsonDict) -> list[Any
         "headers": {
             "Content-Type": "application/json",
             "RCRequestId": str(uuid.uuid4()),
+            **(headers or {}),
         },
         "wsc": wsc,
     }

@@ -20,6 +20,7 @@ from telephony.simulator import frames
 from telephony.simulator.auth import TokenStore
 from telephony.simulator.errors import ApiError, api_error, error_body, not_found_uri
 from telephony.simulator.httpserver import Request
+from telephony.simulator.ratelimit import RateLimiter
 from telephony.simulator.rest import RestApi
 from telephony.simulator.subscriptions import new_subscription, parse_request
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 _SUBSCRIPTION = re.compile(
     r"^/restapi/v1\.0/subscription(?:/(?P<id>[^/]+)(?P<renew>/renew)?)?$"
 )
+Answer = tuple[int, Any, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,13 @@ class ClientRequests:
         rest: RestApi,
         scope: Scope,
         now: Callable[[], datetime],
+        limiter: RateLimiter,
     ) -> None:
         self._tokens = tokens
         self._rest = rest
         self._scope = scope
         self._now = now
+        self._limiter = limiter
 
     def answer(self, client: WsClient, frame: frames.ClientFrame) -> list[Any]:
         """Response frame for one request frame (same messageId)."""
@@ -78,10 +82,12 @@ class ClientRequests:
         if isinstance(extra, dict):
             for name, value in extra.items():
                 query.setdefault(str(name), []).append(str(value))
-        status, body = self._dispatch(
+        status, body, headers = self._dispatch(
             client, method.upper(), url.path, query, frame.body
         )
-        return frames.response(frame.message_id, status, body, client.next_wsc())
+        return frames.response(
+            frame.message_id, status, body, client.next_wsc(), headers
+        )
 
     def _dispatch(
         self,
@@ -90,22 +96,36 @@ class ClientRequests:
         path: str,
         query: dict[str, list[str]],
         body: Any,
-    ) -> tuple[int, Any]:
+    ) -> Answer:
         match = _SUBSCRIPTION.match(path.rstrip("/"))
         if match is not None:
-            try:
-                return self._subscription(client, method, match, body)
-            except ApiError as exc:
-                return exc.status, exc.body
+            return self._subscription_call(client, method, match, body)
         session = self._tokens.get(client.oauth_session_id)
         if session is None:
-            return 401, error_body("OAU-213", "Token not found")
+            return 401, error_body("OAU-213", "Token not found"), {}
         raw = b"" if body is None else json.dumps(body).encode()
         request = Request(
             method, path, query, {"content-type": "application/json"}, raw
         )
         response = self._rest.handle(request, session=session)
-        return response.status, json.loads(response.body) if response.body else None
+        answer = json.loads(response.body) if response.body else None
+        return response.status, answer, response.headers
+
+    def _subscription_call(
+        self, client: WsClient, method: str, match: re.Match[str], body: Any
+    ) -> Answer:
+        # PROTOCOL.md 3.2: changes are Medium, reads and renewals Light.
+        writes = method in ("POST", "PUT", "DELETE") and not match["renew"]
+        verdict = self._limiter.hit(
+            self._scope.owner_id, "Medium" if writes else "Light"
+        )
+        try:
+            if verdict.refusal is not None:
+                raise verdict.refusal
+            status, answer = self._subscription(client, method, match, body)
+        except ApiError as exc:
+            status, answer = exc.status, exc.body
+        return status, answer, verdict.headers
 
     def _subscription(
         self, client: WsClient, method: str, match: re.Match[str], body: Any

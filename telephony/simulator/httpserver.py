@@ -10,6 +10,8 @@ the control API and the gateway, like the platform's single host name.
 
 Handlers are synchronous on purpose: every answer comes from in-memory
 state, so no task per request is needed and responses keep pipeline order.
+A response may ask to be held back (`delay`, the slow_http fault): the
+connection then stops reading until it is written, so order still holds.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class Response:
     body: bytes = b""
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds to hold the response back (injected latency).
+    delay: float = 0.0
 
 
 Handler = Callable[[Request], Response]
@@ -163,6 +167,7 @@ class HttpProtocol(asyncio.Protocol):
         self._registry = registry
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
+        self._delayed: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Register the connection so shutdown can close it."""
@@ -174,11 +179,15 @@ class HttpProtocol(asyncio.Protocol):
         """Forget the connection."""
         self._registry.discard(self)
         self._transport = None
+        if self._delayed is not None:
+            self._delayed.cancel()
 
     def data_received(self, data: bytes) -> None:
         """Buffer bytes and answer every complete request."""
         self._buffer += data
-        while self._transport is not None and self._handle_one():
+        while (
+            self._transport is not None and self._delayed is None and self._handle_one()
+        ):
             pass
 
     def close(self) -> None:
@@ -223,9 +232,29 @@ class HttpProtocol(asyncio.Protocol):
             )
         keep_alive = wants_keep_alive(request)
         assert self._transport is not None
+        if response.delay > 0:
+            # Later requests wait behind this one (pipeline order).
+            self._transport.pause_reading()
+            self._delayed = asyncio.get_running_loop().call_later(
+                response.delay, self._write_delayed, response, keep_alive
+            )
+            return
+        self._write(response, keep_alive)
+
+    def _write(self, response: Response, keep_alive: bool) -> None:
+        assert self._transport is not None
         self._transport.write(encode_response(response, keep_alive=keep_alive))
         if not keep_alive:
             self._shut()
+
+    def _write_delayed(self, response: Response, keep_alive: bool) -> None:
+        self._delayed = None
+        if self._transport is None:
+            return
+        self._write(response, keep_alive)
+        if self._transport is not None:
+            self._transport.resume_reading()
+            self.data_received(b"")
 
     def _shut(self) -> None:
         # Dropping the reference stops the parse loop; pipelined requests

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from telephony.simulator.auth import OAuthSession, TokenStore
@@ -19,13 +18,9 @@ from telephony.simulator.engine import EngineError
 from telephony.simulator.errors import ApiError, api_error, not_found_uri, unauthorized
 from telephony.simulator.httpserver import Request, Response, json_response
 from telephony.simulator.oauth import OAuthEndpoints
+from telephony.simulator.ratelimit import RateLimiter, Verdict
 
 RouteHandler = Callable[[Request, "re.Match[str]", "OAuthSession | None"], Response]
-
-# PROTOCOL.md 3.2: default per-user limits per group over a 60 s window.
-# They are reported, not enforced (enforcement is a later fault knob).
-LIMITS = {"Auth": 5, "Light": 50, "Medium": 40, "Heavy": 10}
-WINDOW_SECONDS = 60
 
 _SESSION = (
     r"^/restapi/v1\.0/account/(?P<account>[^/]+)/telephony/sessions/(?P<session>[^/]+)"
@@ -70,18 +65,28 @@ class RestApi:
         calls: CallControl,
         account_id: str,
         clock: Callable[[], float] = time.monotonic,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._tokens = tokens
         self._account_id = account_id
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {group: deque() for group in LIMITS}
+        # PROTOCOL.md 3.2: limits per group; without a limiter they are
+        # counted and reported, never enforced.
+        self._limiter = limiter or RateLimiter(None, clock=clock)
         self._routes = _routes(oauth, calls)
+
+    def add_routes(self, routes: Iterable[Route]) -> None:
+        """Serve more endpoints (discovery and the like) after these."""
+        self._routes = (*self._routes, *routes)
 
     def handle(self, request: Request, session: OAuthSession | None = None) -> Response:
         """Answer one request; `session` is set for REST over WebSocket."""
-        route: Route | None = None
+        verdict: Verdict | None = None
         try:
             route, match = self._route(request, over_socket=session is not None)
+            # One app and one user: every OAuth session shares the budget.
+            verdict = self._limiter.hit(self._tokens.owner_id, route.group)
+            if verdict.refusal is not None:
+                raise verdict.refusal
             caller = self._caller(request, session) if route.authenticated else None
             self._check_account(match)
             response = route.handler(request, match, caller)
@@ -90,8 +95,8 @@ class RestApi:
         except EngineError as exc:
             error = engine_error(exc)
             response = json_response(error.status, error.body)
-        if route is not None:
-            response.headers.update(self._rate_headers(route.group))
+        if verdict is not None:
+            response.headers.update(verdict.headers)
         return response
 
     def _route(
@@ -129,20 +134,6 @@ class RestApi:
                 parameterName="accountId",
             )
 
-    def _rate_headers(self, group: str) -> dict[str, str]:
-        hits = self._hits[group]
-        now = self._clock()
-        hits.append(now)
-        while hits and hits[0] <= now - WINDOW_SECONDS:
-            hits.popleft()
-        limit = LIMITS[group]
-        return {
-            "X-Rate-Limit-Group": group,
-            "X-Rate-Limit-Limit": str(limit),
-            "X-Rate-Limit-Remaining": str(max(0, limit - len(hits))),
-            "X-Rate-Limit-Window": str(WINDOW_SECONDS),
-        }
-
 
 def _routes(oauth: OAuthEndpoints, calls: CallControl) -> tuple[Route, ...]:
     def plain(handler: Callable[[Request], Response]) -> RouteHandler:
@@ -172,4 +163,6 @@ def _routes(oauth: OAuthEndpoints, calls: CallControl) -> tuple[Route, ...]:
         route("PATCH", _PARTY + "$", matched(calls.patch_party), "Light"),
         route("POST", _PARTY + "/hold$", matched(calls.hold), "Light"),
         route("POST", _PARTY + "/unhold$", matched(calls.unhold), "Light"),
+        # The other Call Control endpoints (PROTOCOL.md 7), listed there.
+        *(route(m, p, matched(h), g) for m, p, h, g in calls.routes()),
     )

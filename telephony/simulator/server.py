@@ -1,35 +1,37 @@
 """`Simulator`: the embedded RingCentral on one loopback port.
 
 Wires the pieces together: the pure engine and token store, the floor that
-plays calls over time, the REST, control and gateway handlers, and the
-asyncio server that carries HTTP and WebSocket on the same port. It runs
-inside whatever event loop is already running (daphne's, pytest's).
+plays calls over time, the REST (Call Control, discovery), control and
+gateway handlers, rate limits and injected faults, and the asyncio server
+that carries HTTP and WebSocket on the same port. It runs inside whatever
+event loop is already running (daphne's, pytest's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from websockets.asyncio.server import Server
 
+from telephony.simulator.account import Account
 from telephony.simulator.auth import TokenStore
 from telephony.simulator.callcontrol import CallControl
 from telephony.simulator.config import SimulatorConfig
 from telephony.simulator.control import ControlApi
-from telephony.simulator.defaults import (
-    ACCOUNT_ID,
-    AGENTS,
-    COMPANY_NUMBER,
-    OWNER,
-    SERVER_ID,
-)
-from telephony.simulator.engine import CallEngine, PartyChange
+from telephony.simulator.defaults import SERVER_ID
+from telephony.simulator.discovery import Directory
+from telephony.simulator.engine import CallEngine
 from telephony.simulator.errors import error_body
+from telephony.simulator.faults import Faults
+from telephony.simulator.faultsapi import PATH as FAULTS_PATH, FaultsApi
 from telephony.simulator.floor import Floor
+from telephony.simulator.frames import connection_limits
 from telephony.simulator.gateway import Gateway
 from telephony.simulator.gateway_requests import ClientRequests, Scope
 from telephony.simulator.httpserver import (
@@ -39,13 +41,20 @@ from telephony.simulator.httpserver import (
     Response,
     json_response,
 )
+from telephony.simulator.model import PartyChange
 from telephony.simulator.oauth import OAuthEndpoints
+from telephony.simulator.presence import ActiveCalls, Presence
+from telephony.simulator.profiles import profile_named
+from telephony.simulator.ratelimit import RateLimiter
+from telephony.simulator.recovery import ContextStore
 from telephony.simulator.rest import RestApi
 
 logger = logging.getLogger("telephony.simulator")
 
 # How long stop() waits for closed HTTP connections to be released.
 CLOSE_GRACE_SECONDS = 1.0
+# Upper bound of the housekeeping period (timeouts are checked this often).
+SWEEP_SECONDS = 1.0
 
 
 def utc_now() -> datetime:
@@ -54,33 +63,56 @@ def utc_now() -> datetime:
 
 
 class Simulator:
-    """A loopback RingCentral: REST, WebSocket gateway, generated floor."""
+    """A loopback RingCentral: REST, WebSocket gateway, generated floor.
 
-    def __init__(self, config: SimulatorConfig) -> None:
+    `clock` (monotonic seconds) drives token expiry, rate limits, gateway
+    timeouts, recovery and active-calls lag; tests inject a fake one and
+    call `sweep()` after moving it.
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
+        self._clock = clock
         rng = random.Random(config.seed)
-        self._tokens = _token_store(config)
+        profile = profile_named(config.profile)
+        self.account = account = profile.account()
+        self._tokens = _token_store(config, account, clock)
+        self._limiter = RateLimiter(config.rate_limits, clock=clock)
+        self._faults = Faults(config.seed)
         engine = CallEngine(
-            account_id=ACCOUNT_ID, clock=utc_now, rng=rng, sink=self._publish
+            account_id=account.id, clock=utc_now, rng=rng, sink=self._publish
         )
         self._floor = Floor(
             engine=engine,
             rng=rng,
-            agents=AGENTS,
-            company_number=COMPANY_NUMBER,
+            account=account,
+            profile=profile,
             speed=config.speed,
-            generate=config.profile == "demo",
         )
         self._rest = RestApi(
             tokens=self._tokens,
             oauth=self._oauth(config),
-            calls=CallControl(engine),
-            account_id=ACCOUNT_ID,
+            calls=CallControl(engine, account, follow_up=self._floor.follow_up),
+            account_id=account.id,
+            clock=clock,
+            limiter=self._limiter,
         )
+        self._active_calls = self._discovery(engine)
         self._control = ControlApi(self._floor)
         self._gateway = self._build_gateway()
+        self._faults_api = FaultsApi(
+            self._faults,
+            drop_websockets=self._gateway.drop_all,
+            expire_tokens=self._tokens.expire_access_tokens,
+        )
         self._connections = Connections()
         self._server: Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._url: str | None = None
 
     def _oauth(self, config: SimulatorConfig) -> OAuthEndpoints:
@@ -92,18 +124,67 @@ class Simulator:
             ws_uri=self._ws_uri,
         )
 
+    def _discovery(self, engine: CallEngine) -> ActiveCalls:
+        """Serve presence, extensions, devices and active calls."""
+        directory = Directory(self.account, lambda: self.url)
+        active_calls = ActiveCalls(
+            directory=directory,
+            clock=self._clock,
+            now=utc_now,
+            # Its own RNG: lags must not shift the floor's random stream.
+            rng=random.Random(self.config.seed),
+            speed=self.config.speed,
+        )
+        presence = Presence(engine, directory)
+        self._rest.add_routes(
+            (*directory.routes(), *presence.routes(), *active_calls.routes())
+        )
+        return active_calls
+
     def _build_gateway(self) -> Gateway:
+        config = self.config
         scope = Scope(
-            account_id=ACCOUNT_ID,
-            owner_id=OWNER.extension_id,
-            extensions=frozenset(a.extension_id for a in AGENTS),
+            account_id=self.account.id,
+            owner_id=self.account.owner.extension_id,
+            extensions=self.account.extension_ids(),
             server_id=SERVER_ID,
             base_url=lambda: self.url,
         )
         requests = ClientRequests(
-            tokens=self._tokens, rest=self._rest, scope=scope, now=utc_now
+            tokens=self._tokens,
+            rest=self._rest,
+            scope=scope,
+            now=utc_now,
+            limiter=self._limiter,
         )
-        return Gateway(tokens=self._tokens, requests=requests, scope=scope, now=utc_now)
+        contexts = ContextStore(
+            clock=self._clock,
+            timeout=config.recovery_timeout,
+            buffer_size=config.recovery_buffer_size,
+        )
+        limits = connection_limits(
+            idle=config.idle_timeout,
+            absolute=config.absolute_timeout,
+            recovery=config.recovery_timeout,
+            buffer_size=config.recovery_buffer_size,
+        )
+        return Gateway(
+            tokens=self._tokens,
+            requests=requests,
+            scope=scope,
+            now=utc_now,
+            clock=self._clock,
+            contexts=contexts,
+            faults=self._faults,
+            limits=limits,
+            idle_timeout=config.idle_timeout,
+            absolute_timeout=config.absolute_timeout,
+        )
+
+    @property
+    def engine(self) -> CallEngine:
+        """The call engine (ground truth; benchmarks drive it directly)."""
+        return self._floor.engine
 
     @property
     def url(self) -> str:
@@ -135,11 +216,20 @@ class Simulator:
         bound_host, bound_port = server.sockets[0].getsockname()[:2]
         self._url = f"http://{_url_host(bound_host)}:{bound_port}"
         self._floor.start()
+        self._sweeper = loop.create_task(
+            self._gateway.sweep_forever(_sweep_interval(self.config))
+        )
         logger.info("RingCentral simulator listening on %s", self._url)
 
     async def stop(self) -> None:
         """Close every socket and cancel the floor; leaves no task behind."""
         await self._floor.stop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        self._faults.clear()
         if self._server is None:
             return
         self._server.close()
@@ -152,15 +242,34 @@ class Simulator:
         self._server = None
         logger.info("RingCentral simulator stopped")
 
+    def sweep(self) -> None:
+        """Run the periodic housekeeping now (gateway timeouts, recovery).
+
+        It also runs by itself; tests with an injected clock call it right
+        after moving the clock instead of waiting for the next period.
+        """
+        self._gateway.sweep()
+
     def _handle(self, request: Request) -> Response:
-        if request.path.startswith("/restapi/"):
-            return self._rest.handle(request)
+        if request.path == FAULTS_PATH:
+            return self._faults_api.handle(request)
         if request.path.startswith("/_sim/"):
             return self._control.handle(request)
-        return json_response(404, error_body("CMN-120", "Invalid URI"))
+        injected = self._faults.take_http_status(request.path)
+        if injected is not None:
+            return injected
+        delay = self._faults.take_delay(request.path)
+        if request.path.startswith("/restapi/"):
+            response = self._rest.handle(request)
+        else:
+            response = json_response(404, error_body("CMN-120", "Invalid URI"))
+        response.delay = delay
+        return response
 
     def _publish(self, change: PartyChange) -> None:
-        # Late-bound: the engine is built before the gateway exists.
+        # Late-bound: the engine is built before the gateway exists. The
+        # active-calls view sees every change; faults act on delivery only.
+        self._active_calls.observe(change)
         self._gateway.publish(change)
 
     def _ws_uri(self, request: Request) -> str:
@@ -169,14 +278,24 @@ class Simulator:
         return f"ws://{host}/ws"
 
 
-def _token_store(config: SimulatorConfig) -> TokenStore:
+def _token_store(
+    config: SimulatorConfig, account: Account, clock: Callable[[], float]
+) -> TokenStore:
     return TokenStore(
-        owner_id=OWNER.extension_id,
-        clock=time.monotonic,
+        owner_id=account.owner.extension_id,
+        clock=clock,
         access_ttl=config.access_token_ttl,
         refresh_ttl=config.refresh_token_ttl,
         ws_ttl=config.ws_token_ttl,
     )
+
+
+def _sweep_interval(config: SimulatorConfig) -> float:
+    # A quarter of the shortest timeout keeps expiry within 25 % of it.
+    shortest = min(
+        config.idle_timeout, config.absolute_timeout, config.recovery_timeout
+    )
+    return max(0.005, min(SWEEP_SECONDS, shortest / 4))
 
 
 def _url_host(host: str) -> str:

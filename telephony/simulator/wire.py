@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from telephony.simulator.engine import Endpoint, Party, PartyChange, Session
+from telephony.simulator.model import Endpoint, Party, PartyChange, Recording, Session
 
 JsonDict = dict[str, Any]
 
@@ -48,6 +48,14 @@ def status(party: Party, *, with_pickup: bool) -> JsonDict:
     data: JsonDict = {"code": party.status}
     if party.reason is not None:
         data["reason"] = party.reason
+    if party.park_data is not None:
+        data["parkData"] = party.park_data
+    if party.peer is not None:
+        data["peerId"] = {
+            "sessionId": party.peer.legacy_id,
+            "telephonySessionId": party.peer.session_id,
+            "partyId": party.peer.party_id,
+        }
     if with_pickup and party.pickup is not None:
         data["mobilePickupData"] = {
             "ccMailboxes": list(party.pickup.mailboxes),
@@ -72,13 +80,42 @@ def event_party(party: Party) -> JsonDict:
             "to": endpoint(party.to),
             "from": endpoint(party.from_),
             "status": status(party, with_pickup=True),
-            "park": {},
+            "park": park(party),
             "missedCall": party.missed_call,
             "standAlone": party.stand_alone,
             "muted": party.muted,
         }
     )
+    if party.recordings:
+        data["recordings"] = recordings(party)
+    if party.queue_call:
+        data["queueCall"] = True
+    if party.ui_call_info is not None:
+        data["uiCallInfo"] = {
+            "primary": {"type": "QueueName", "value": party.ui_call_info.queue_name},
+            "additional": {
+                "type": "CallerIdName",
+                "value": party.ui_call_info.caller_name,
+            },
+        }
+    if party.conference_role is not None:
+        data["conferenceRole"] = party.conference_role
     return data
+
+
+def park(party: Party) -> JsonDict:
+    """`park`: `{}` unless parked, then `{"id": …}`."""
+    return {} if party.park_id is None else {"id": party.park_id}
+
+
+def recordings(party: Party) -> list[JsonDict]:
+    """`recordings[]`: `{id, active}` per recording of the party."""
+    return [recording(r) for r in party.recordings]
+
+
+def recording(value: Recording) -> JsonDict:
+    """`CallRecording` / `RecordingInfo`."""
+    return {"id": value.id, "active": value.active}
 
 
 def event_body(change: PartyChange, server_id: str) -> JsonDict:
@@ -117,9 +154,15 @@ def call_party(party: Party) -> JsonDict:
             "status": status(party, with_pickup=False),
             "muted": party.muted,
             "standAlone": party.stand_alone,
-            "park": {},
+            "park": park(party),
         }
     )
+    if party.recordings:
+        data["recordings"] = recordings(party)
+    if party.queue_call:
+        data["attributes"] = {"queueCall": True}
+    if party.conference_role is not None:
+        data["conferenceRole"] = party.conference_role
     if party.extension_id is not None:
         # Deprecated but still sent by the platform (PROTOCOL.md 7.1).
         data["owner"] = {
@@ -131,9 +174,23 @@ def call_party(party: Party) -> JsonDict:
 
 def call_session(session: Session) -> JsonDict:
     """REST `CallSessionObject` (unwrapped, as GET session returns it)."""
-    return {
+    data: JsonDict = {
         "id": session.id,
         "creationTime": iso_s(session.created_at),
         "origin": {"type": session.origin},
         "parties": [call_party(p) for p in session.parties.values()],
     }
+    if session.voice_call_token is not None:
+        data["voiceCallToken"] = session.voice_call_token
+    return data
+
+
+def short_party(party: Party) -> JsonDict:
+    """`ReplyParty` / `SuperviseCallSessionResponse`: CallParty's core."""
+    full = call_party(party)
+    keep = ("id", "accountId", "extensionId", "direction", "from", "to")
+    data = {key: full[key] for key in keep if key in full}
+    data.update(status=full["status"], muted=party.muted, standAlone=party.stand_alone)
+    if "owner" in full:
+        data["owner"] = full["owner"]
+    return data

@@ -29,7 +29,11 @@ SPEED = 100.0
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     """A silent simulator: calls only through /_sim/calls."""
-    simulator = Simulator(SimulatorConfig(profile="none", speed=SPEED, seed=7))
+    # Rate limits are counted, not enforced: tests log in freely
+    # (test_rate_limits.py enforces small ones).
+    simulator = Simulator(
+        SimulatorConfig(profile="none", speed=SPEED, seed=7, rate_limits=None)
+    )
     await simulator.start(host="127.0.0.1", port=0)
     try:
         yield simulator

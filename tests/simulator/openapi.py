@@ -54,3 +54,21 @@ def assert_valid(schema: str, instance: Any) -> None:
 def required(schema: str) -> list[str]:
     """The schema's `required` list (to assert presence explicitly)."""
     return list(spec()["components"]["schemas"][schema].get("required", []))
+
+
+@functools.cache
+def response_validator(response: str) -> Draft4Validator:
+    """Validator for `components.responses.<response>` (its JSON schema)."""
+    responses = spec()["components"].get("responses", {})
+    if response not in responses:
+        raise KeyError(f"no response {response} in the OpenAPI file")
+    pointer = f"{SPEC_URI}#/components/responses/{response}"
+    ref = {"$ref": f"{pointer}/content/application~1json/schema"}
+    return Draft4Validator(ref, registry=_registry())
+
+
+def assert_valid_response(response: str, instance: Any) -> None:
+    """Like `assert_valid`, for a named response (e.g. OauthInvalidRequest)."""
+    errors = response_validator(response).iter_errors(instance)
+    messages = [f"{list(e.path)}: {e.message}" for e in errors]
+    assert not messages, f"{response} violations:\n" + "\n".join(messages)

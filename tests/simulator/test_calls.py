@@ -181,3 +181,71 @@ async def test_control_api_rejects_bad_input(http: httpx.AsyncClient) -> None:
     assert (await phone(http, session_id, "dance")).status_code == 400
     assert (await phone(http, session_id, "hold")).status_code == 409
     assert (await http.get("/_sim/nothing")).status_code == 404
+
+
+async def test_queue_call_rings_members_and_the_first_answer_wins(
+    http: httpx.AsyncClient, socket: ClientConnection
+) -> None:
+    await place_call(http, scenario="queue", queue="202", ring_seconds=0.5)
+    flow = await events(socket, 8)
+    assert [summary(e)[1:] for e in flow[:5]] == [
+        ("1", "Setup", "account"),
+        ("2", "Setup", "extension"),
+        ("1", "Answered", "account"),
+        ("3", "Proceeding", "extension"),
+        ("4", "Proceeding", "extension"),
+    ]
+    queue_leg = flow[1]["body"]["parties"][0]
+    assert queue_leg["to"]["name"] == "Support"
+    agents = {e["body"]["parties"][0]["extensionId"] for e in flow[3:5]}
+    assert agents <= {f"1000000{n}" for n in range(106, 111)}
+    for envelope in flow[3:5]:
+        party = envelope["body"]["parties"][0]
+        assert party["queueCall"] is True
+        assert party["uiCallInfo"]["primary"] == {
+            "type": "QueueName",
+            "value": "Support",
+        }
+    ends = sorted(
+        (e["body"]["parties"][0]["status"]["code"], e["body"]["parties"][0]["id"][-1])
+        for e in flow[5:]
+    )
+    assert [code for code, _ in ends] == ["Answered", "Disconnected", "Disconnected"]
+    for envelope in flow:
+        assert_valid("AccountTelephonySessionsEvent", envelope)
+
+
+async def test_phone_hold_and_api_hold_need_both_undone(
+    http: httpx.AsyncClient, socket: ClientConnection, tokens: dict[str, Any]
+) -> None:
+    session_id = await place_call(http, agent="107", ring_seconds=0, talk_seconds=None)
+    await events(socket, 5)
+    party = f"p-{session_id[2:]}-2"
+    api = f"/restapi/v1.0/account/~/telephony/sessions/{session_id}/parties/{party}"
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await phone(http, session_id, "hold")).status_code == 200
+    assert summary(await next_event(socket))[2] == "Hold"
+    held = await http.post(f"{api}/hold", headers=headers)
+    assert held.status_code == 200 and held.json()["status"]["code"] == "Hold"
+    state = (await http.get("/_sim/state")).json()["sessions"][0]["parties"][1]
+    assert state["simulator"]["heldBy"] == ["api", "phone"]
+    assert (await phone(http, session_id, "unhold")).json()["party"]["status"][
+        "code"
+    ] == "Hold"
+    resumed = await http.post(f"{api}/unhold", headers=headers)
+    assert resumed.json()["status"]["code"] == "Answered"
+    assert summary(await next_event(socket))[2] == "Answered"
+    assert (await phone(http, session_id, "unhold")).status_code == 409
+
+
+async def test_agent_and_queue_are_picked_when_absent(http: httpx.AsyncClient) -> None:
+    first = await place_call(http, scenario="queue", auto_answer=False)
+    second = await place_call(http, scenario="inbound", auto_answer=False)
+    sessions = {s["id"]: s for s in (await http.get("/_sim/state")).json()["sessions"]}
+    assert sessions[first]["simulator"]["queueExtensionId"] in (
+        "1000000201",
+        "1000000202",
+    )
+    assert sessions[second]["parties"][1]["extensionId"].startswith("1000000")
+    bad = await http.post("/_sim/calls", json={"scenario": "queue", "queue": "299"})
+    assert bad.status_code == 400

@@ -75,3 +75,17 @@ async def test_serve_logs_url_and_stops_cleanly(
     assert asyncio.all_tasks() == before
     # The handlers were removed again: nothing left to remove.
     assert not asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+
+
+@pytest.mark.parametrize("profile", ["office", "contact-centre", "load-5000"])
+def test_every_named_profile_is_selectable(
+    profile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def fake_serve(config: SimulatorConfig, *, host: str, port: int) -> None:
+        seen["config"] = config
+
+    monkeypatch.setattr(command, "serve", fake_serve)
+    call_command("ringcentral_simulator", "--port", "0", "--profile", profile)
+    assert seen["config"].profile == profile

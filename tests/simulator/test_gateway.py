@@ -212,3 +212,27 @@ async def test_extension_filter_sees_only_owner_parties(
     ]
     assert all(e["subscriptionId"] == info["id"] for e in events)
     assert events[0]["body"]["parties"][0]["extensionId"] == "1000000101"
+
+
+async def test_subscription_get_put_renew_and_unknown_id(
+    socket: ClientConnection,
+) -> None:
+    created = await subscribe(socket, ACCOUNT_FILTER)
+    path = f"/restapi/v1.0/subscription/{created['id']}"
+    for method, body in (
+        ("GET", None),
+        ("PUT", subscription_body(EXTENSION_FILTER)),
+        ("POST", None),
+    ):
+        target = path + "/renew" if method == "POST" else path
+        header, info = await request(socket, method, target, body)
+        assert header["status"] == 200, (method, info)
+        assert_valid("SubscriptionInfo", info)
+        assert info["id"] == created["id"]
+    assert info["eventFilters"] == [
+        "/restapi/v1.0/account/1000000001/extension/1000000101/telephony/sessions"
+    ]
+    header, error = await request(socket, "GET", "/restapi/v1.0/subscription/other")
+    assert header["status"] == 404
+    assert_valid("ApiErrorResponseModel", error)
+    assert error["parameterName"] == "subscriptionId"

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 
-from tests.simulator.helpers import CLIENT_AUTH, JWT_GRANT, bearer, login
-from tests.simulator.openapi import assert_valid, required
+from tests.simulator.helpers import (
+    ACCOUNT_FILTER,
+    CLIENT_AUTH,
+    JWT_GRANT,
+    WAIT,
+    bearer,
+    login,
+    next_event,
+    open_socket,
+    place_call,
+    recv,
+    subscribe,
+    ws_url,
+)
+from tests.simulator.openapi import assert_valid, assert_valid_response, required
 
 SESSION_PATH = "/restapi/v1.0/account/~/telephony/sessions/s-unknown"
 
@@ -17,6 +31,7 @@ def assert_oauth_error(
 ) -> None:
     assert response.status_code == status, response.text
     body = response.json()
+    assert_valid_response("OauthInvalidRequest", body)
     assert body["error"] == error
     assert body["errors"][0]["errorCode"] == code
     assert body["error_description"] == body["errors"][0]["message"]
@@ -144,3 +159,65 @@ async def test_sixth_login_revokes_the_oldest_session(http: httpx.AsyncClient) -
     newest = await http.get(SESSION_PATH, headers=bearer(sessions[-1]["access_token"]))
     assert oldest.status_code == 401
     assert newest.status_code == 404
+
+
+async def open_subscribed(http: httpx.AsyncClient, access_token: str) -> Any:
+    ws = await open_socket(await ws_url(http, access_token))
+    await recv(ws)
+    await subscribe(ws, ACCOUNT_FILTER)
+    return ws
+
+
+async def test_revoke_closes_the_sessions_websockets(
+    http: httpx.AsyncClient, tokens: dict[str, Any]
+) -> None:
+    ws = await open_subscribed(http, tokens["access_token"])
+    await http.post(
+        "/restapi/oauth/revoke",
+        data={"token": tokens["access_token"]},
+        auth=CLIENT_AUTH,
+    )
+    async with asyncio.timeout(WAIT):
+        await ws.wait_closed()
+    assert ws.close_code == 1008
+
+
+async def test_evicted_session_loses_its_websockets_but_others_keep_theirs(
+    http: httpx.AsyncClient, tokens: dict[str, Any]
+) -> None:
+    oldest = await open_subscribed(http, tokens["access_token"])
+    newer = await login(http)
+    survivor = await open_subscribed(http, newer["access_token"])
+    for _ in range(4):
+        await login(http)  # the sixth session evicts the first
+    async with asyncio.timeout(WAIT):
+        await oldest.wait_closed()
+    await place_call(http, auto_answer=False)
+    assert (await next_event(survivor))["body"]["sequence"] == 2
+    await survivor.close()
+
+
+async def test_expired_access_token_is_oau_128_and_refresh_still_works(
+    http: httpx.AsyncClient, tokens: dict[str, Any]
+) -> None:
+    response = await http.post("/_sim/faults", json={"fault": "expire_tokens"})
+    assert response.json()["expired"] == 1
+    expired = await http.get(SESSION_PATH, headers=bearer(tokens["access_token"]))
+    assert expired.status_code == 401
+    assert_valid("ApiErrorResponseModel", expired.json())
+    assert expired.json()["errorCode"] == "OAU-128"
+    fresh = await refresh(http, tokens["refresh_token"])
+    assert fresh.status_code == 200
+    again = await http.get(SESSION_PATH, headers=bearer(fresh.json()["access_token"]))
+    assert again.status_code == 404
+
+
+async def test_missing_and_unknown_bearer_get_the_error_body(
+    http: httpx.AsyncClient,
+) -> None:
+    missing = await http.get(SESSION_PATH)
+    unknown = await http.get(SESSION_PATH, headers=bearer("nope"))
+    for response, code in ((missing, "OAU-123"), (unknown, "OAU-213")):
+        assert response.status_code == 401
+        assert_valid("ApiErrorResponseModel", response.json())
+        assert response.json()["errorCode"] == code

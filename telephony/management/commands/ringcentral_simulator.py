@@ -28,7 +28,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=9100, help="0: any free port")
-        parser.add_argument("--profile", choices=PROFILES, default="demo")
+        parser.add_argument(
+            "--profile",
+            choices=PROFILES,
+            default="demo",
+            help="floor: none, office, demo, contact-centre, load-5000",
+        )
         parser.add_argument(
             "--speed", type=float, default=1.0, help="divides every call duration"
         )
