@@ -1,14 +1,99 @@
-"""HTML pages. Live data never comes from here: the console page opens a
-WebSocket and gets a snapshot plus deltas from the worker."""
+"""HTML pages and the operations endpoints. Live data never comes from
+here: the console page opens a WebSocket and gets a snapshot plus deltas
+from the worker. /healthz asks the worker over the channel layer; /metrics
+serves the Prometheus registry (docs/operations.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+from typing import Any
+
+from channels.layers import get_channel_layer
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from telephony import broadcast
+
+# How long /healthz waits for the worker's answer (seconds); a load
+# balancer's probe times out after a few seconds, so answer before it does.
+HEALTH_TIMEOUT = 2.0
+# The worker's figures /healthz passes on: counts and ages only, never a
+# call, a number or a name (the endpoint needs no login).
+HEALTH_FIELDS = (
+    "subscription_active",
+    "seconds_since_last_event",
+    "seconds_since_connected",
+    "live_calls",
+    "reconnects",
+    "resyncs",
+    "error",
+)
 
 
 @login_required
 def console(request: HttpRequest) -> HttpResponse:
     can_control = request.user.has_perm("telephony.control_calls")
     return render(request, "dashboard/console.html", {"can_control": can_control})
+
+
+@never_cache
+@require_GET
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the worker answers within HEALTH_TIMEOUT and is connected to
+    RingCentral, else 503. No login: it reveals only counts and ages."""
+    health = await _worker_health()
+    if health is None:
+        body: dict[str, Any] = dict.fromkeys(HEALTH_FIELDS)
+        body.update(
+            worker_connected=False,
+            worker_answered=False,
+            subscription_active=False,
+            error=f"the telephony worker did not answer within {HEALTH_TIMEOUT:g} s",
+        )
+        return JsonResponse(body, status=503)
+    body = {"worker_connected": bool(health.get("connected")), "worker_answered": True}
+    body.update((key, health.get(key)) for key in HEALTH_FIELDS)
+    return JsonResponse(body, status=200 if body["worker_connected"] else 503)
+
+
+async def _worker_health() -> dict[str, Any] | None:
+    layer = get_channel_layer()
+    reply_to = await layer.new_channel()
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await broadcast.request_health(layer, reply_to=reply_to)
+            while True:
+                message = await layer.receive(reply_to)
+                if message.get("type") == "telephony.health_sent":
+                    health: dict[str, Any] = message["health"]
+                    return health
+    except TimeoutError:
+        return None
+
+
+@never_cache
+@require_GET
+async def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition of this process's registry: for staff users,
+    or for a scraper on this host talking to daphne directly (loopback
+    address and no proxy header)."""
+    user = await request.auser()
+    if not (user.is_active and user.is_staff) and not _direct_loopback(request):
+        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _direct_loopback(request: HttpRequest) -> bool:
+    """A client on this host, not relayed by a reverse proxy (which would
+    make every visitor look local)."""
+    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
+        return False
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False

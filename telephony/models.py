@@ -1,7 +1,10 @@
-"""What Switchboard persists about telephony: the supervisors' command audit.
+"""What Switchboard persists about telephony: call history, the extension
+directory and the supervisors' command audit.
 
-Live call state is never stored here: the worker's in-memory model is the
-source of truth for what is happening now (telephony.state).
+Live call state is never read from here: the worker's in-memory model is the
+source of truth for what is happening now (telephony.state). History is
+written behind it, in batches (telephony.history), and is evidence: the
+admin shows it read-only.
 """
 
 from __future__ import annotations
@@ -33,3 +36,120 @@ class CommandAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.action} {self.telephony_session_id}: {self.outcome}"
+
+
+class CallRecord(models.Model):
+    """One telephony session from first sight to its end (upserted by id).
+
+    Durations are in seconds: `ring_seconds` from the start to the answer
+    (or to the end when nobody answered: IVR and queue time included),
+    `talk_seconds` from the answer to the end minus `hold_seconds`.
+    """
+
+    class Result(models.TextChoices):
+        IN_PROGRESS = "in_progress", "in progress"
+        ANSWERED = "answered"
+        MISSED = "missed"  # nobody answered and the caller did not give up
+        ABANDONED = "abandoned"  # the caller hung up while it rang
+        NO_ANSWER = "no_answer", "no answer"  # outbound, never answered
+        VOICEMAIL = "voicemail"
+        TRANSFERRED = "transferred"
+        LOST = "lost"  # ended while the worker was not watching
+
+    telephony_session_id = models.CharField(max_length=100, unique=True)
+    session_id = models.CharField("legacy session id", max_length=64, blank=True)
+    origin = models.CharField(max_length=32, blank=True)
+    direction = models.CharField(max_length=16, blank=True)
+    started_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ring_seconds = models.FloatField(default=0.0)
+    talk_seconds = models.FloatField(default=0.0)
+    hold_seconds = models.FloatField(default=0.0)
+    hold_count = models.PositiveIntegerField(default=0)
+    agent_extension_id = models.CharField(max_length=32, blank=True)
+    agent_name = models.CharField(max_length=200, blank=True)
+    agent_number = models.CharField(max_length=64, blank=True)
+    customer_number = models.CharField(max_length=64, blank=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    queue_name = models.CharField(max_length=200, blank=True)
+    recordings = models.JSONField(default=list, blank=True)
+    result = models.CharField(
+        max_length=16, choices=Result.choices, default=Result.IN_PROGRESS
+    )
+    final_reason = models.CharField(max_length=64, blank=True)
+    last_seen_at = models.DateTimeField()
+    ended = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["started_at"], name="callrecord_started"),
+            models.Index(
+                fields=["agent_extension_id", "started_at"], name="callrecord_agent"
+            ),
+            models.Index(fields=["result", "started_at"], name="callrecord_result"),
+            # call_history_close_missing scans the rows still open.
+            models.Index(
+                fields=["ended"],
+                name="callrecord_open",
+                condition=models.Q(ended=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.telephony_session_id} ({self.result})"
+
+
+class PartyRecord(models.Model):
+    """One party (leg) of a recorded call: how it started and ended."""
+
+    call = models.ForeignKey(
+        CallRecord, on_delete=models.CASCADE, related_name="parties"
+    )
+    party_id = models.CharField(max_length=120)
+    extension_id = models.CharField(max_length=32, blank=True)
+    direction = models.CharField(max_length=16, blank=True)
+    from_number = models.CharField(max_length=64, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    to_number = models.CharField(max_length=64, blank=True)
+    to_name = models.CharField(max_length=200, blank=True)
+    first_status = models.CharField(max_length=32, blank=True)
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField("last status", max_length=32, blank=True)
+    reason = models.CharField("last reason", max_length=64, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    muted_ever = models.BooleanField(default=False)
+    missed_call = models.BooleanField(default=False)
+    queue_call = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["call", "first_seen_at", "party_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "party_id"], name="partyrecord_unique_party"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.party_id} {self.status}"
+
+
+class Extension(models.Model):
+    """One extension of the account, from RingCentral's extension list."""
+
+    extension_id = models.CharField(max_length=32, unique=True)
+    extension_number = models.CharField(max_length=16, blank=True, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
+    # User, Department (a call queue), IvrMenu, ParkLocation, ...
+    type = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["extension_number", "extension_id"]
+
+    def __str__(self) -> str:
+        return f"{self.extension_number} {self.name}".strip()

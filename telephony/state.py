@@ -100,15 +100,22 @@ class LiveModel:
         self._dormant_limit = ended_sessions
         self._recent: deque[str] = deque(maxlen=recent_uuids)
         self._recent_set: set[str] = set()
+        # Events dropped by `apply`, for metrics (telephony.metrics).
+        self.dropped_stale = 0
+        self.dropped_duplicate = 0
 
     def apply(self, event: SessionEvent) -> Change | None:
         """Merge one event; None when it is stale, a duplicate or a no-op."""
         if self._seen(event.uuid):
+            self.dropped_duplicate += 1
             return None
         session = self._live.get(event.telephony_session_id)
         if session is None:
             return self._apply_dormant(event)
-        if not _merge(session, event):
+        merged = _merge(session, event)
+        if merged is None:
+            self.dropped_stale += 1
+        if not merged:
             return None
         return self._publish(session)
 
@@ -172,12 +179,14 @@ class LiveModel:
         dormant = self._dormant.get(sid)
         session = _Session(sid, dict(dormant.guards) if dormant else None)
         if _merge(session, event) is None:
+            self.dropped_stale += 1
             return None
         if _all_finished(session):  # keep its guards, show nothing
             self._bury(session, ended_at=dormant.ended_at if dormant else 0)
             return None
         if dormant is not None:
             if event.sequence <= dormant.ended_at:  # history of an ended call
+                self.dropped_stale += 1
                 return None
             del self._dormant[sid]
         self._live[sid] = session
