@@ -145,6 +145,7 @@ class Resyncer:
         self.client = client
         self.model = model
         self.publish = publish
+        self.last_report: Report | None = None
 
     async def refresh(self, session_id: str) -> str:
         """Re-read one session: "ended", "changed", "same" or "error"."""
@@ -194,6 +195,7 @@ class Resyncer:
         report.live = len(self.model)
         seconds = (datetime.now(UTC) - started).total_seconds()
         logger.info(report.line(seconds))
+        self.last_report = report
         return report
 
     @staticmethod

@@ -25,7 +25,7 @@ from telephony.client import RingCentralClient
 from telephony.events import Notification, SessionEvent
 from telephony.exceptions import AuthenticationFailed, TelephonyError, TelephonyRejected
 from telephony.inbox import CONFIRM_TIMEOUT, Inbox
-from telephony.resync import Resyncer, fetch_presence
+from telephony.resync import Resyncer
 from telephony.state import Change, LiveModel
 from telephony.stream import Connected, Disconnected, backoff, iter_stream
 
@@ -34,6 +34,8 @@ logger = logging.getLogger("telephony.worker")
 # A sequence gap may just be reordering: wait this long for the missing
 # event before re-reading the session.
 GAP_GRACE = 2.0
+# RingCentral numbers a session's events from 2 (all captured flows).
+FIRST_SEQUENCE = 2
 # How often the ghost sweeper looks, and how long a call must have been
 # silent to be re-checked (talk can be long and eventless: be patient).
 SWEEP_INTERVAL = 120.0
@@ -54,6 +56,7 @@ class TelephonyWorker:
         layer: Any,
         model: LiveModel | None = None,
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
+        min_reconnect_delay: float = 1.0,
         gap_grace: float = GAP_GRACE,
         sweep_interval: float = SWEEP_INTERVAL,
         ghost_after: float = GHOST_AFTER,
@@ -64,6 +67,7 @@ class TelephonyWorker:
         self.layer = layer
         self.model = model or LiveModel()
         self.reconnect_delays = reconnect_delays
+        self.min_reconnect_delay = min_reconnect_delay
         self.gap_grace = gap_grace
         self.sweep_interval = sweep_interval
         self.ghost_after = ghost_after
@@ -85,6 +89,7 @@ class TelephonyWorker:
         self._max_seq: dict[str, int] = {}
         self._missing: dict[str, set[int]] = {}
         self._resync_task: asyncio.Task[None] | None = None
+        self._gap_checks: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
@@ -107,7 +112,9 @@ class TelephonyWorker:
     async def follow_stream(self) -> None:
         try:
             async for item in iter_stream(
-                open_url=self.client.ws_url, reconnect_delays=self.reconnect_delays
+                open_url=self.client.ws_url,
+                reconnect_delays=self.reconnect_delays,
+                min_delay=self.min_reconnect_delay,
             ):
                 if isinstance(item, Notification):
                     await self.handle(item)
@@ -163,10 +170,12 @@ class TelephonyWorker:
         self.connections += 1
         self.connected_at = time.monotonic()
         self.subscription_id = str(connected.subscription.get("id") or "") or None
-        await self._set_status(connected=True, error=None)
         if not connected.recovered:
             # A start or an unrecovered reconnect: events may have been lost.
+            # (Started before the status goes out: whoever sees "connected"
+            # can then await `resynced` for this very resync.)
             self.start_resync()
+        await self._set_status(connected=True, error=None)
 
     # --- resync, gaps and ghosts ------------------------------------------
 
@@ -189,12 +198,16 @@ class TelephonyWorker:
         """Spot a lost event: a hole in a session's sequence numbers."""
         session_id, sequence = event.telephony_session_id, event.sequence
         top = self._max_seq.get(session_id)
+        if top is None and self.model.get(session_id) is None:
+            # A session's numbering starts at FIRST_SEQUENCE (captures): a
+            # new call first seen later than that has lost its start.
+            top = FIRST_SEQUENCE - 1
         if top is None or sequence > top:
             self._max_seq[session_id] = sequence
             if top is not None and sequence > top + 1:
                 holes = self._missing.setdefault(session_id, set())
                 holes.update(range(top + 1, sequence))
-                self._spawn(self._check_gap(session_id))
+                self._gap_checks.add(self._spawn(self._check_gap(session_id)))
         elif holes := self._missing.get(session_id):
             holes.discard(sequence)
 
@@ -212,22 +225,17 @@ class TelephonyWorker:
                 await self.sweep()
 
     async def sweep(self) -> int:
-        """Re-check silent calls absent from presence; return how many ended."""
+        """If some calls have been silent for `ghost_after`, resync: calls
+        the platform no longer has end, stale states are re-read. Returns
+        how many calls ended."""
         cutoff = time.monotonic() - self.ghost_after
-        silent = [sid for sid, seen in self._touched.items() if seen < cutoff]
-        if not silent:
+        if not any(seen <= cutoff for seen in self._touched.values()):
             return 0
-        try:
-            live = await fetch_presence(self.client)
-        except TelephonyError as exc:
-            logger.warning("ghost sweep skipped: %s", exc)
-            return 0
-        ended = 0
-        for session_id in silent:
-            if session_id in live:
-                self._touched[session_id] = time.monotonic()
-            elif await self.resyncer.refresh(session_id) == "ended":
-                ended += 1
+        before = self.resyncer.last_report
+        self.start_resync()
+        await self.resynced.wait()
+        report = self.resyncer.last_report
+        ended = report.ended if report is not before and report else 0
         if ended:
             logger.info("ghost sweeper: %d calls had ended unseen", ended)
         return ended
@@ -265,8 +273,17 @@ class TelephonyWorker:
         task.add_done_callback(self._task_done)
         return task
 
+    async def settled(self) -> None:
+        """Wait until pending gap checks and the running resync are done."""
+        while pending := [t for t in (*self._gap_checks, self._resync_task) if t]:
+            await asyncio.wait(pending)
+            self._gap_checks.difference_update(pending)
+            if self._resync_task in pending:
+                self._resync_task = None
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._gap_checks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("worker task failed", exc_info=task.exception())
 
