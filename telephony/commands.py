@@ -15,7 +15,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from telephony import broadcast, services
+from telephony import broadcast, metrics, services
 from telephony.client import RingCentralClient
 from telephony.exceptions import TelephonyRejected, TelephonyUnavailable
 from telephony.state import CallDict
@@ -188,6 +188,7 @@ async def execute(
     logger.info(
         "%s %s %s/%s: %s", request["user"], action, session_id, party_id, outcome
     )
+    metrics.command_done(action=action, outcome=outcome)
     await broadcast.reply_command(
         layer,
         channel=request["reply_to"],

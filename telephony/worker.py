@@ -14,16 +14,21 @@ re-checks calls that have been silent for long and are absent from presence.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from telephony import broadcast
+from channels.db import database_sync_to_async
+
+from telephony import broadcast, metrics, services
 from telephony.client import RingCentralClient
+from telephony.directory import directory_sync
 from telephony.events import Notification, SessionEvent
 from telephony.exceptions import AuthenticationFailed, TelephonyError, TelephonyRejected
+from telephony.history import HistoryWriter
 from telephony.inbox import CONFIRM_TIMEOUT, Inbox
 from telephony.resync import Resyncer
 from telephony.state import Change, LiveModel
@@ -62,6 +67,7 @@ class TelephonyWorker:
         ghost_after: float = GHOST_AFTER,
         supervisor_device_id: str | None = None,
         confirm_timeout: float = CONFIRM_TIMEOUT,
+        history: HistoryWriter | None = None,
     ) -> None:
         self.client = client
         self.layer = layer
@@ -71,6 +77,7 @@ class TelephonyWorker:
         self.gap_grace = gap_grace
         self.sweep_interval = sweep_interval
         self.ghost_after = ghost_after
+        self.history = history or HistoryWriter()
         self.resyncer = Resyncer(client=client, model=self.model, publish=self.publish)
         self.inbox = Inbox(
             self,
@@ -90,6 +97,8 @@ class TelephonyWorker:
         self._missing: dict[str, set[int]] = {}
         self._resync_task: asyncio.Task[None] | None = None
         self._gap_checks: set[asyncio.Task[None]] = set()
+        self._directory_task: asyncio.Task[None] | None = None
+        metrics.watch(self)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
@@ -103,9 +112,11 @@ class TelephonyWorker:
                 group.create_task(self.inbox.serve())
                 group.create_task(self.follow_stream())
                 group.create_task(self._sweep_forever())
+                group.create_task(self.history.run())
         finally:
             for task in list(self._tasks):
                 task.cancel()
+            await self.history.flush()
 
     # --- the stream -------------------------------------------------------
 
@@ -135,22 +146,27 @@ class TelephonyWorker:
 
     async def handle(self, notification: Notification) -> None:
         """Apply one notification to the model and publish what changed."""
+        received = time.perf_counter()
         self.last_event_at = time.monotonic()
         event = notification.session
         if event is None:
             return
+        metrics.EVENTS.inc()
         try:
             self._watch_sequence(event)
             change = self.model.apply(event)
         except Exception:  # one bad event must not stop the floor
             logger.exception("could not apply %s", notification.uuid)
             return
-        await self.publish(change)
+        if change is not None:
+            await self.publish(change)
+            metrics.publish_observed(received)
 
     async def publish(self, change: Change | None) -> None:
         """Broadcast a model change; the one place changes leave the worker."""
         if change is None:
             return
+        self.history.record(change)  # O(1); written in batches elsewhere
         session_id = change.call["id"]
         if change.kind == "ended":
             self._forget(session_id)
@@ -175,6 +191,7 @@ class TelephonyWorker:
             # (Started before the status goes out: whoever sees "connected"
             # can then await `resynced` for this very resync.)
             self.start_resync()
+            self._sync_directory()
         await self._set_status(connected=True, error=None)
 
     # --- resync, gaps and ghosts ------------------------------------------
@@ -189,10 +206,39 @@ class TelephonyWorker:
         try:
             await self.resyncer.run()
             self.resyncs += 1
+            await self._close_missing_history()
         except TelephonyError as exc:
             logger.warning("resync failed: %s (the next reconnect retries)", exc)
         finally:
             self.resynced.set()
+
+    async def _close_missing_history(self) -> None:
+        """Calls that ended while nobody watched are closed as `lost`."""
+        live_ids = [call["id"] for call in self.model.snapshot()[1]]
+        try:
+            self.history.prune(live_ids)
+            await self.history.flush()
+            await database_sync_to_async(services.call_history_close_missing)(
+                live_ids=live_ids, now=datetime.now(UTC)
+            )
+        except Exception:  # history must never break the live path
+            logger.exception("could not close the history of ended calls")
+
+    def _sync_directory(self) -> None:
+        """Refresh names for numbers from the extension list (one at a time)."""
+        if self._directory_task is None or self._directory_task.done():
+            self._directory_task = self._spawn(self._directory())
+
+    async def _directory(self) -> None:
+        try:
+            records = await directory_sync(
+                request=functools.partial(self.client.request, background=True)
+            )
+            await database_sync_to_async(services.extension_directory_replace)(
+                records=records
+            )
+        except TelephonyError as exc:
+            logger.warning("extension directory sync failed: %s", exc)
 
     def _watch_sequence(self, event: SessionEvent) -> None:
         """Spot a lost event: a hole in a session's sequence numbers."""

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from telephony import broadcast
@@ -107,11 +108,21 @@ async def test_a_new_call_reaches_supervisors_and_hold_is_confirmed(
             layer, probe, lambda m: m["type"] == "telephony.call_ended"
         )
         assert ended["call"]["id"] == session_id
+        assert await worker.history.flush()
 
-    from telephony.models import CommandAudit
-
-    audit = await CommandAudit.objects.aget()
+    audit, record = await database_sync_to_async(audit_and_history)(session_id)
     assert (audit.user, audit.action, audit.outcome) == ("alice", "hold", "accepted")
+    assert (record.result, record.ended, record.hold_count) == ("answered", True, 1)
+
+
+def audit_and_history(session_id: str):
+    # Through database_sync_to_async: the async ORM would leave a connection
+    # open that PostgreSQL's test-database teardown refuses to drop.
+    from telephony.models import CallRecord, CommandAudit
+
+    return CommandAudit.objects.get(), CallRecord.objects.get(
+        telephony_session_id=session_id
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -109,16 +109,29 @@ class Command(BaseCommand):
             logger.error("background task failed", exc_info=task.exception())
 
     async def _background(self, options: dict[str, Any]) -> None:
+        device_id = settings.RINGCENTRAL_SUPERVISOR_DEVICE_ID or None
         if settings.RINGCENTRAL_SERVER_URL:
             client = client_from_settings()
         else:
-            url = await self._start_simulator(options)
-            client = RingCentralClient(server_url=url, **simulator_credentials())
+            simulator = await self._start_simulator(options)
+            client = RingCentralClient(
+                server_url=simulator.url, **simulator_credentials()
+            )
+            # The JWT's user is the supervisor; Listen rings their desk phone.
+            owner = simulator.account.owner
+            device_id = device_id or next(
+                d.id
+                for d in simulator.account.devices_of(owner.extension_id)
+                if d.status == "Online"
+            )
         self._cleanup.append(client.aclose)
         logger.info("worker following %s", client.server_url)
-        await TelephonyWorker(client=client, layer=get_channel_layer()).run()
+        worker = TelephonyWorker(
+            client=client, layer=get_channel_layer(), supervisor_device_id=device_id
+        )
+        await worker.run()
 
-    async def _start_simulator(self, options: dict[str, Any]) -> str:
+    async def _start_simulator(self, options: dict[str, Any]) -> Any:
         from telephony.simulator import Simulator, SimulatorConfig
 
         simulator = Simulator(
@@ -132,7 +145,7 @@ class Command(BaseCommand):
         await simulator.start(host="127.0.0.1", port=options["simulator_port"])
         self._cleanup.append(simulator.stop)
         self.stdout.write(f"Embedded RingCentral: {simulator.url}")
-        return str(simulator.url)
+        return simulator
 
     def _stop_background(self) -> defer.Deferred[None]:
         for task in list(self._tasks):
