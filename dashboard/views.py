@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from dashboard.selectors import extension_directory_get
 from telephony import broadcast
 
 # How long /healthz waits for the worker's answer (seconds); a load
@@ -38,7 +39,11 @@ HEALTH_FIELDS = (
 @login_required
 def console(request: HttpRequest) -> HttpResponse:
     can_control = request.user.has_perm("telephony.control_calls")
-    return render(request, "dashboard/console.html", {"can_control": can_control})
+    return render(
+        request,
+        "dashboard/console.html",
+        {"can_control": can_control, "directory": extension_directory_get()},
+    )
 
 
 @never_cache

@@ -19,6 +19,8 @@ const canControl = section.dataset.canControl === "true";
 const workerStatus = document.getElementById("worker-status");
 const callCount = document.getElementById("call-count");
 const notice = document.getElementById("notice");
+// {extensionId: {number, name}} from the extension directory, for labels.
+const directory = JSON.parse(document.getElementById("directory")?.textContent || "{}");
 
 const STATE_LABELS = {
   setup: "Connecting",
@@ -231,8 +233,11 @@ function flagsOf(agent) {
 }
 
 function agentLabel(party) {
-  // The agent is whichever side of its own leg carries its extension.
+  // The agent is whichever side of its own leg carries its extension; the
+  // directory knows its extension number (the leg often shows the company's).
   const side = party.direction === "Inbound" ? party.to : party.from;
+  const entry = directory[party.extensionId];
+  if (entry) return `${side.name || entry.name} (ext ${entry.number})`;
   return label(side);
 }
 
