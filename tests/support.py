@@ -134,13 +134,99 @@ def start_served_app(
 
 def wait_until_up(app: ServedApp) -> None:
     """Poll the login page until daphne answers (bounded: 30 s)."""
-    deadline = time.monotonic() + 30
+    if not answers(f"{app.url}/login/"):
+        app.stop()
+        raise RuntimeError("serve did not answer on /login/ within 30 s")
+
+
+def answers(url: str, timeout: float = 30) -> bool:
+    """Poll `url` until it answers 200 (a server starting up has no event
+    to await from outside its process); False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{app.url}/login/", timeout=2).status_code == 200:
-                return
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    app.stop()
-    raise RuntimeError("serve did not answer on /login/ within 30 s")
+    return False
+
+
+class Process:
+    """A product process (worker, simulator, daphne) with its output drained
+    by a thread, so tests can wait for a line without blocking the pipe."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            with self._cond:
+                self.lines.append(line)
+                OUTPUT.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """The first output line matching `pattern` (bounded wait)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines:
+                    if match := regex.search(line):
+                        return match
+                left = deadline - time.monotonic()
+                if left <= 0 or self.popen.poll() is not None:
+                    raise RuntimeError(
+                        f"no line matching {pattern!r}:\n" + "".join(self.lines[-30:])
+                    )
+                self._cond.wait(left)
+
+    def finish(self, timeout: float = 120) -> int:
+        """Wait for a one-shot command to exit; return its exit code."""
+        code = self.popen.wait(timeout=timeout)
+        self.stop()
+        return code
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=10)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
+
+
+def login_cookie(url: str, username: str, password: str) -> str:
+    """Log in through the real login form; return the Cookie header value."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        page = http.get("/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, "no CSRF token on the login page"
+        response = http.post(
+            "/login/",
+            data={
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": token[1],
+            },
+            headers={"Referer": f"{url}/login/"},
+        )
+        assert response.status_code == 302, "login failed"
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())

@@ -1,0 +1,171 @@
+"""The scaled deployment, with real parts in separate processes: the
+embedded RingCentral alone, ONE telephony worker, TWO daphne processes,
+Redis as the channel layer and PostgreSQL as the database. Consoles on
+either daphne see the same live calls, and a command sent through one
+daphne reaches the worker in another process and comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+import websockets
+
+from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
+from tests.conftest import WAIT
+from tests.support import Process, answers, free_port, login_cookie
+
+POSTGRES = os.environ.get(
+    "SWITCHBOARD_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"
+)
+REDIS = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/9")
+PASSWORD = "scaled-test-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    name = f"switchboard_scaled_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def deployment(database: str) -> Iterator[dict[str, Any]]:
+    with redis.Redis.from_url(REDIS) as client:
+        client.flushdb()
+    sim_port, ports = free_port(), [free_port(), free_port()]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "REDIS_URL": REDIS,
+        "DJANGO_SECRET_KEY": "scaled-test-only",
+        "RINGCENTRAL_SERVER_URL": f"http://127.0.0.1:{sim_port}",
+        "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
+        "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
+        "RINGCENTRAL_JWT": LOCAL_JWT,
+    }
+    manage = [sys.executable, "manage.py"]
+    setup = Process([*manage, "migrate", "--noinput", "-v", "0"], env)
+    assert setup.finish() == 0, "".join(setup.lines)
+    make_user = (
+        "from django.contrib.auth.models import User, Permission;"
+        f"u = User.objects.create_user('sup', password='{PASSWORD}');"
+        "u.user_permissions.add(Permission.objects.get(codename='control_calls'))"
+    )
+    user = Process([*manage, "shell", "-c", make_user], env)
+    assert user.finish() == 0, "".join(user.lines)
+    processes = [
+        Process(
+            [
+                *manage,
+                "ringcentral_simulator",
+                "--port",
+                str(sim_port),
+                "--profile",
+                "none",
+            ],
+            env,
+        )
+    ]
+    try:
+        processes[0].wait_for("listening on")
+        processes.append(Process([*manage, "telephony_worker"], env))
+        processes[1].wait_for("stream connected")
+        for port in ports:
+            daphne = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ]
+            processes.append(Process([*daphne, "dashboard.asgi:application"], env))
+            assert answers(f"http://127.0.0.1:{port}/login/"), "".join(
+                processes[-1].lines
+            )
+        yield {
+            "urls": [f"http://127.0.0.1:{port}" for port in ports],
+            "simulator": f"http://127.0.0.1:{sim_port}",
+        }
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+async def console(url: str) -> Any:
+    cookie = await asyncio.to_thread(login_cookie, url, "sup", PASSWORD)
+    ws = await websockets.connect(
+        url.replace("http", "ws") + "/ws/console/",
+        additional_headers={"Cookie": cookie, "Origin": url},
+    )
+    snapshot = json.loads(await ws.recv())
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["worker"]["connected"] is True
+    return ws
+
+
+async def next_message(ws: Any, **match: Any) -> dict[str, Any]:
+    async with asyncio.timeout(WAIT):
+        while True:
+            message = json.loads(await ws.recv())
+            if all(_get(message, k) == v for k, v in match.items()):
+                return message
+
+
+def _get(message: dict[str, Any], dotted: str) -> Any:
+    value: Any = message
+    for key in dotted.split("__"):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+async def test_two_daphnes_one_worker_over_redis_and_postgres(deployment):
+    one, two = [await console(url) for url in deployment["urls"]]
+    async with httpx.AsyncClient(base_url=deployment["simulator"], timeout=WAIT) as sim:
+        created = await sim.post(
+            "/_sim/calls",
+            json={"scenario": "inbound", "auto_answer": False, "talk_seconds": None},
+        )
+        session_id = created.json()["telephonySessionId"]
+        await sim.post(f"/_sim/calls/{session_id}/phone", json={"action": "answer"})
+    talking = await next_message(one, type="call_updated", call__state="talking")
+    await next_message(two, type="call_updated", call__state="talking")
+    await two.send(
+        json.dumps(
+            {
+                "type": "command",
+                "requestId": "scaled-hold",
+                "action": "hold",
+                "sessionId": session_id,
+                "partyId": talking["call"]["agentPartyId"],
+            }
+        )
+    )
+    reply = await next_message(two, type="command_result", requestId="scaled-hold")
+    assert reply["ok"] is True, reply
+    confirmed = await next_message(two, type="command_confirmed")
+    assert confirmed["confirmed"] is True
+    held = await next_message(one, type="call_updated", call__state="held")
+    assert held["call"]["id"] == session_id
+    for ws in (one, two):
+        await ws.close()
+    async with httpx.AsyncClient(base_url=deployment["urls"][0], timeout=WAIT) as http:
+        health = await http.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["live_calls"] == 1
