@@ -28,6 +28,7 @@ from telephony.client import RingCentralClient
 from telephony.directory import directory_sync
 from telephony.events import Notification, SessionEvent
 from telephony.exceptions import AuthenticationFailed, TelephonyError, TelephonyRejected
+from telephony.gaps import SequenceWatch
 from telephony.history import HistoryWriter
 from telephony.inbox import CONFIRM_TIMEOUT, Inbox
 from telephony.resync import Resyncer
@@ -39,8 +40,6 @@ logger = logging.getLogger("telephony.worker")
 # A sequence gap may just be reordering: wait this long for the missing
 # event before re-reading the session.
 GAP_GRACE = 2.0
-# RingCentral numbers a session's events from 2 (all captured flows).
-FIRST_SEQUENCE = 2
 # How often the ghost sweeper looks, and how long a call must have been
 # silent to be re-checked (talk can be long and eventless: be patient).
 SWEEP_INTERVAL = 120.0
@@ -93,8 +92,7 @@ class TelephonyWorker:
         self.connected_at: float | None = None
         self.resynced = asyncio.Event()  # set after each completed resync
         self._touched: dict[str, float] = {}  # session -> last change (monotonic)
-        self._max_seq: dict[str, int] = {}
-        self._missing: dict[str, set[int]] = {}
+        self._sequences = SequenceWatch()
         self._resync_task: asyncio.Task[None] | None = None
         self._gap_checks: set[asyncio.Task[None]] = set()
         self._directory_task: asyncio.Task[None] | None = None
@@ -179,8 +177,7 @@ class TelephonyWorker:
 
     def _forget(self, session_id: str) -> None:
         self._touched.pop(session_id, None)
-        self._max_seq.pop(session_id, None)
-        self._missing.pop(session_id, None)
+        self._sequences.forget(session_id)
 
     async def _on_connected(self, connected: Connected) -> None:
         self.connections += 1
@@ -241,27 +238,16 @@ class TelephonyWorker:
             logger.warning("extension directory sync failed: %s", exc)
 
     def _watch_sequence(self, event: SessionEvent) -> None:
-        """Spot a lost event: a hole in a session's sequence numbers."""
-        session_id, sequence = event.telephony_session_id, event.sequence
-        top = self._max_seq.get(session_id)
-        if top is None and self.model.get(session_id) is None:
-            # A session's numbering starts at FIRST_SEQUENCE (captures): a
-            # new call first seen later than that has lost its start.
-            top = FIRST_SEQUENCE - 1
-        if top is None or sequence > top:
-            self._max_seq[session_id] = sequence
-            if top is not None and sequence > top + 1:
-                holes = self._missing.setdefault(session_id, set())
-                holes.update(range(top + 1, sequence))
-                self._gap_checks.add(self._spawn(self._check_gap(session_id)))
-        elif holes := self._missing.get(session_id):
-            holes.discard(sequence)
+        session_id = event.telephony_session_id
+        new_call = session_id not in self._touched  # no CallDict built here
+        if self._sequences.see(session_id, event.sequence, new_call=new_call):
+            self._gap_checks.add(self._spawn(self._check_gap(session_id)))
 
     async def _check_gap(self, session_id: str) -> None:
-        await asyncio.sleep(self.gap_grace)
-        if self._missing.get(session_id):
+        await asyncio.sleep(self.gap_grace)  # reordered events fill holes
+        if self._sequences.has_holes(session_id):
             logger.info("sequence gap in %s: re-reading it", session_id)
-            self._missing.pop(session_id, None)
+            self._sequences.clear_holes(session_id)
             await self.resyncer.refresh(session_id)
 
     async def _sweep_forever(self) -> None:
