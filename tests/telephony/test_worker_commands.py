@@ -73,10 +73,17 @@ async def test_mute_record_pause_resume_are_confirmed(talking_call, sim_api):
 
 @pytest.mark.django_db(transaction=True)
 async def test_transfer_to_an_extension_moves_the_call(talking_call, sim_api):
-    worker, layer, _, session_id, party_id = talking_call
+    worker, layer, probe, session_id, party_id = talking_call
     await confirmed(layer, "transfer", session_id, party_id, {"extensionNumber": "103"})
-    call = worker.model.get(session_id)
-    assert call is not None  # the customer stays; agent 103 rings now
+
+    def target_rings(message: dict[str, Any]) -> bool:
+        return call_update(session_id)(message) and any(
+            p["extensionId"] == "1000000103" and p["status"] == "Proceeding"
+            for p in message["call"]["parties"]
+        )
+
+    # The customer stays on the call while agent 103's new leg rings.
+    await receive_until(layer, probe, target_rings)
     assert model_view(worker) == await ground_truth(sim_api)
 
 
