@@ -68,6 +68,55 @@ async def test_supervisor_sees_a_live_call_and_holds_it(served: ServedApp):
         await card.get_by_role("button", name="Unhold").click()
         await expect(card.get_by_role("button", name="Hold")).to_be_visible()
 
+        await card.get_by_role("button", name="Mute").click()
+        await expect(card.locator(".flags")).to_contain_text("Muted")
+        await card.get_by_role("button", name="Record").click()
+        await expect(card.locator(".flags")).to_contain_text("Recording")
+        await expect(card.get_by_role("button", name="Pause rec")).to_be_visible()
+
+        await card.get_by_role("button", name="End").click()
+        await expect(card).to_have_count(0)
+        await browser.close()
+
+
+async def test_a_refused_command_is_explained_with_ringcentrals_code(
+    served: ServedApp,
+):
+    async with (
+        async_playwright() as p,
+        httpx.AsyncClient(base_url=served.simulator_url, timeout=10) as sim,
+    ):
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        await page.goto(f"{served.url}/")
+        await page.get_by_label("Username").fill(served.username)
+        await page.get_by_label("Password").fill(served.password)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.locator("#worker-status")).to_have_text("Live")
+        created = await sim.post(
+            "/_sim/calls", json={"scenario": "inbound", "auto_answer": False}
+        )
+        session_id = created.json()["telephonySessionId"]
+        card = page.locator(f'[data-session-id="{session_id}"]')
+        await sim.post(f"/_sim/calls/{session_id}/phone", json={"action": "answer"})
+        hold = card.get_by_role("button", name="Hold")
+        await expect(hold).to_be_visible()
+        # RingCentral refuses the next Call Control request with a 404 (as
+        # when the call ends just before the click): plain words + its code.
+        await sim.post(
+            "/_sim/faults",
+            json={
+                "fault": "http_status",
+                "status": 404,
+                "count": 1,
+                "path_prefix": "/restapi/v1.0/account/~/telephony/sessions",
+            },
+        )
+        await hold.click()
+        error = card.locator(".call-error")
+        await expect(error).to_contain_text("The call or party no longer exists")
+        await expect(error).to_contain_text("(CMN-120: Invalid URI)")
         await sim.post(f"/_sim/calls/{session_id}/phone", json={"action": "hangup"})
         await expect(card).to_have_count(0)
         await browser.close()
