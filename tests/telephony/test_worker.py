@@ -2,81 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import itertools
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
 from telephony import broadcast
 from telephony.client import RingCentralClient
 from telephony.worker import TelephonyWorker
-from tests.conftest import WAIT, phone, place_call
-
-
-def no_delay():
-    return itertools.repeat(0.0)
-
-
-async def receive_until(
-    layer: Any, channel: str, match: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """Next message on `channel` that matches; bounded by WAIT."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            message = await layer.receive(channel)
-            if match(message):
-                return message
-
-
-def call_update(session_id: str, state: str | None = None):
-    def match(message: dict[str, Any]) -> bool:
-        return (
-            message["type"] == "telephony.call_updated"
-            and message["call"]["id"] == session_id
-            and (state is None or message["call"]["state"] == state)
-        )
-
-    return match
+from tests.conftest import phone, place_call
+from tests.telephony.harness import (
+    call_update,
+    is_status,
+    no_delay,
+    receive_until,
+    running,
+)
 
 
 async def wait_connected(layer: Any, probe: str) -> None:
     """The worker has subscribed: calls placed from now on are seen."""
-    status = await receive_until(
-        layer, probe, lambda m: m["type"] == "telephony.worker_status"
-    )
-    assert status["status"]["connected"] is True
-
-
-@pytest.fixture
-async def supervisors() -> AsyncIterator[tuple[Any, str]]:
-    layer = get_channel_layer()
-    probe = await layer.new_channel()
-    await layer.group_add(broadcast.SUPERVISORS, probe)
-    yield layer, probe
-    await layer.group_discard(broadcast.SUPERVISORS, probe)
-
-
-@contextlib.asynccontextmanager
-async def running(worker: TelephonyWorker) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(worker.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await receive_until(layer, probe, is_status(True))
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_new_call_reaches_supervisors_and_hold_is_confirmed(
-    rc_client: RingCentralClient, sim_api, supervisors
+async def test_a_new_call_reaches_probe_and_hold_is_confirmed(
+    rc_client: RingCentralClient, sim_api, probe
 ):
-    layer, probe = supervisors
+    layer, probe = probe
     worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
     async with running(worker):
         await wait_connected(layer, probe)
@@ -127,9 +80,9 @@ def audit_and_history(session_id: str):
 
 @pytest.mark.django_db(transaction=True)
 async def test_rejected_command_replies_with_ringcentral_code(
-    rc_client, sim_api, supervisors
+    rc_client, sim_api, probe
 ):
-    layer, probe = supervisors
+    layer, probe = probe
     worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
     async with running(worker):
         await wait_connected(layer, probe)
@@ -153,9 +106,9 @@ async def test_rejected_command_replies_with_ringcentral_code(
 
 
 async def test_snapshot_request_returns_live_calls_with_sequence(
-    rc_client, sim_api, supervisors
+    rc_client, sim_api, probe
 ):
-    layer, probe = supervisors
+    layer, probe = probe
     worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
     async with running(worker):
         await wait_connected(layer, probe)
@@ -171,9 +124,9 @@ async def test_snapshot_request_returns_live_calls_with_sequence(
 
 
 async def test_bad_credentials_stop_the_stream_with_a_clear_status(
-    simulator, supervisors, caplog
+    simulator, probe, caplog
 ):
-    layer, probe = supervisors
+    layer, probe = probe
     client = RingCentralClient(
         server_url=simulator.url, client_id="wrong", client_secret="wrong", jwt="x"
     )

@@ -4,12 +4,8 @@ lost events, phone-side actions. Driven by the simulator's fault injection."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from channels.layers import get_channel_layer
 
-from telephony import broadcast
 from tests.telephony.harness import (
     call_ended,
     call_update,
@@ -23,15 +19,6 @@ from tests.telephony.harness import (
     receive_until,
     running,
 )
-
-
-@pytest.fixture
-async def probe() -> Any:
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(broadcast.SUPERVISORS, channel)
-    yield layer, channel
-    await layer.group_discard(broadcast.SUPERVISORS, channel)
 
 
 async def test_a_restarted_worker_finds_calls_already_in_progress(
