@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,19 +40,25 @@ def served(tmp_path_factory) -> Iterator[ServedApp]:
     app.stop()
 
 
+async def logged_in(p: Any, served: ServedApp) -> tuple[Any, Any]:
+    """Chromium, logged in as the demo supervisor, console live."""
+    browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = await browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    await page.goto(f"{served.url}/")
+    await page.get_by_label("Username").fill(served.username)
+    await page.get_by_label("Password").fill(served.password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#worker-status")).to_have_text("Live")
+    return browser, page
+
+
 async def test_supervisor_sees_a_live_call_and_holds_it(served: ServedApp):
     async with (
         async_playwright() as p,
         httpx.AsyncClient(base_url=served.simulator_url, timeout=10) as sim,
     ):
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        await page.goto(f"{served.url}/")
-        await page.get_by_label("Username").fill(served.username)
-        await page.get_by_label("Password").fill(served.password)
-        await page.get_by_role("button", name="Log in").click()
-        await expect(page.locator("#worker-status")).to_have_text("Live")
+        browser, page = await logged_in(p, served)
 
         created = await sim.post("/_sim/calls", json={"scenario": "inbound"})
         session_id = created.json()["telephonySessionId"]
@@ -86,14 +93,7 @@ async def test_a_refused_command_is_explained_with_ringcentrals_code(
         async_playwright() as p,
         httpx.AsyncClient(base_url=served.simulator_url, timeout=10) as sim,
     ):
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        await page.goto(f"{served.url}/")
-        await page.get_by_label("Username").fill(served.username)
-        await page.get_by_label("Password").fill(served.password)
-        await page.get_by_role("button", name="Log in").click()
-        await expect(page.locator("#worker-status")).to_have_text("Live")
+        browser, page = await logged_in(p, served)
         created = await sim.post(
             "/_sim/calls", json={"scenario": "inbound", "auto_answer": False}
         )
