@@ -5,8 +5,9 @@ snapshot, forward what the worker publishes, and hand commands to the
 worker over the channel layer. Never calls RingCentral itself.
 
 Browser protocol (JSON):
-  server -> browser: snapshot {seq, calls, worker}, call_updated {seq, call},
-      call_ended {seq, call}, worker_status {worker},
+  server -> browser: snapshot {epoch, seq, calls, worker},
+      call_updated {epoch, seq, call}, call_ended {epoch, seq, call},
+      worker_status {epoch, worker},
       command_result {requestId, ok, message, errorCode, status, retryAfter},
       command_confirmed {requestId, confirmed, message},
       error {message}
@@ -180,6 +181,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {
                 "type": "snapshot",
+                "epoch": event["epoch"],
                 "seq": event["seq"],
                 "calls": event["calls"],
                 "worker": event["status"],
@@ -188,16 +190,32 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
 
     async def telephony_call_updated(self, event: broadcast.CallChanged) -> None:
         await self.send_json(
-            {"type": "call_updated", "seq": event["seq"], "call": event["call"]}
+            {
+                "type": "call_updated",
+                "epoch": event["epoch"],
+                "seq": event["seq"],
+                "call": event["call"],
+            }
         )
 
     async def telephony_call_ended(self, event: broadcast.CallChanged) -> None:
         await self.send_json(
-            {"type": "call_ended", "seq": event["seq"], "call": event["call"]}
+            {
+                "type": "call_ended",
+                "epoch": event["epoch"],
+                "seq": event["seq"],
+                "call": event["call"],
+            }
         )
 
     async def telephony_worker_status(self, event: broadcast.WorkerStatus) -> None:
-        await self.send_json({"type": "worker_status", "worker": event["status"]})
+        await self.send_json(
+            {
+                "type": "worker_status",
+                "epoch": event["epoch"],
+                "worker": event["status"],
+            }
+        )
 
     async def telephony_command_confirmed(
         self, event: broadcast.CommandConfirmed

@@ -12,6 +12,8 @@ them as JSON.
 Flow:
 - worker -> group SUPERVISORS: `telephony.call_updated` / `telephony.call_ended`
   with a monotonically increasing `seq`, and `telephony.worker_status`.
+  `seq` counts within an `epoch` (one worker run): a restarted worker
+  starts a new epoch, so consoles know to fetch a new snapshot.
 - consumer -> channel WORKER_INBOX: `telephony.snapshot_requested`,
   `telephony.command_requested` (each names the consumer's reply channel).
 - worker -> that reply channel: `telephony.snapshot_sent`,
@@ -59,12 +61,14 @@ COMMAND_ACTIONS: tuple[CommandAction, ...] = (
 
 class CallChanged(TypedDict):
     type: Literal["telephony.call_updated", "telephony.call_ended"]
+    epoch: str
     seq: int
     call: JsonDict
 
 
 class WorkerStatus(TypedDict):
     type: Literal["telephony.worker_status"]
+    epoch: str
     seq: int
     status: JsonDict
 
@@ -76,6 +80,7 @@ class SnapshotRequested(TypedDict):
 
 class SnapshotSent(TypedDict):
     type: Literal["telephony.snapshot_sent"]
+    epoch: str
     seq: int
     calls: list[JsonDict]
     status: JsonDict
@@ -139,23 +144,27 @@ WORKER_TYPES = (
 
 
 async def publish_call_changed(
-    layer: Any, *, kind: CallKind, seq: int, call: JsonDict
+    layer: Any, *, kind: CallKind, epoch: str, seq: int, call: JsonDict
 ) -> None:
     """Tell every console that a call changed (or ended)."""
     message: CallChanged = {
         "type": "telephony.call_updated"
         if kind == "updated"
         else "telephony.call_ended",
+        "epoch": epoch,
         "seq": seq,
         "call": call,
     }
     await layer.group_send(SUPERVISORS, message)
 
 
-async def publish_worker_status(layer: Any, *, seq: int, status: JsonDict) -> None:
+async def publish_worker_status(
+    layer: Any, *, epoch: str, seq: int, status: JsonDict
+) -> None:
     """Tell every console whether the worker is connected to RingCentral."""
     message: WorkerStatus = {
         "type": "telephony.worker_status",
+        "epoch": epoch,
         "seq": seq,
         "status": status,
     }
@@ -172,11 +181,18 @@ async def request_snapshot(layer: Any, *, reply_to: str) -> None:
 
 
 async def send_snapshot(
-    layer: Any, *, channel: str, seq: int, calls: list[JsonDict], status: JsonDict
+    layer: Any,
+    *,
+    channel: str,
+    epoch: str,
+    seq: int,
+    calls: list[JsonDict],
+    status: JsonDict,
 ) -> None:
     """Answer a snapshot request: calls as of `seq`, and the worker status."""
     message: SnapshotSent = {
         "type": "telephony.snapshot_sent",
+        "epoch": epoch,
         "seq": seq,
         "calls": calls,
         "status": status,

@@ -62,6 +62,7 @@ class Inbox:
             await broadcast.send_snapshot(
                 worker.layer,
                 channel=message["reply_to"],
+                epoch=worker.epoch,
                 seq=version,
                 calls=calls,
                 status=worker.status,

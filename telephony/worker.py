@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +84,8 @@ class TelephonyWorker:
             confirm_timeout=confirm_timeout,
             supervisor_device_id=supervisor_device_id,
         )
+        # Identifies this run's delta numbering (see broadcast).
+        self.epoch = uuid.uuid4().hex[:12]
         self.connections = 0
         self.resyncs = 0
         self.fatal: TelephonyRejected | None = None
@@ -171,7 +174,11 @@ class TelephonyWorker:
         else:
             self._touched[session_id] = time.monotonic()
         await broadcast.publish_call_changed(
-            self.layer, kind=change.kind, seq=change.version, call=change.call
+            self.layer,
+            kind=change.kind,
+            epoch=self.epoch,
+            seq=change.version,
+            call=change.call,
         )
         self.inbox.confirm(change)
 
@@ -296,7 +303,7 @@ class TelephonyWorker:
     async def _set_status(self, *, connected: bool, error: str | None) -> None:
         self.status = {"connected": connected, "error": error, "since": now_iso()}
         await broadcast.publish_worker_status(
-            self.layer, seq=self.model.version, status=self.status
+            self.layer, epoch=self.epoch, seq=self.model.version, status=self.status
         )
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

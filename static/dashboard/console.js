@@ -3,11 +3,13 @@
 // Every delta carries `seq`. Deltas at or below the snapshot's seq are
 // already in it (the consumer joins the group before the snapshot is
 // taken); a jump past seq + 1 means something was lost, so ask for a new
-// snapshot instead of guessing.
+// snapshot instead of guessing. `seq` counts within an `epoch` (one run of
+// the worker): a new epoch means the worker restarted, so resync too.
 
 const calls = new Map(); // telephonySessionId -> call
 const pending = new Map(); // requestId -> {sessionId, action, partyId}
 let lastSeq = null; // null until the first snapshot
+let epoch = null; // the worker run the snapshot came from
 let early = []; // deltas that arrived before the snapshot
 let socket = null;
 let retryDelay = 1000;
@@ -75,6 +77,7 @@ function onMessage(msg) {
     case "call_ended":
       return applyDelta(msg);
     case "worker_status":
+      if (epoch !== null && msg.epoch !== epoch) resync([]);
       return showWorker(msg.worker);
     case "command_result":
       return onCommandResult(msg);
@@ -90,7 +93,8 @@ function applySnapshot(msg) {
   calls.clear();
   for (const call of msg.calls) calls.set(call.id, call);
   lastSeq = msg.seq;
-  const buffered = early;
+  epoch = msg.epoch;
+  const buffered = early.filter((delta) => delta.epoch === epoch);
   early = [];
   for (const delta of buffered) applyDelta(delta);
   showWorker(msg.worker);
@@ -103,15 +107,10 @@ function applyDelta(msg) {
     early.push(msg);
     return;
   }
+  if (msg.epoch !== epoch) return resync([msg]); // the worker restarted
   if (msg.seq <= lastSeq) return; // already in the snapshot
-  if (msg.seq > lastSeq + 1) {
-    // A gap: something was dropped on the way. Start over from a snapshot.
-    lastSeq = null;
-    early = [msg];
-    send({ type: "resync" });
-    armSnapshotTimer();
-    return;
-  }
+  // A gap: something was dropped on the way. Start over from a snapshot.
+  if (msg.seq > lastSeq + 1) return resync([msg]);
   lastSeq = msg.seq;
   if (msg.type === "call_ended") {
     calls.delete(msg.call.id);
@@ -120,6 +119,14 @@ function applyDelta(msg) {
   }
   // A delta may be the telephony event that confirms a pending command.
   settleIfConfirmed(msg.call.id);
+}
+
+function resync(buffered) {
+  // Keep what arrived meanwhile; the new snapshot decides what applies.
+  lastSeq = null;
+  early = buffered;
+  send({ type: "resync" });
+  armSnapshotTimer();
 }
 
 function showWorker(worker) {

@@ -48,6 +48,7 @@ async def console(request) -> AsyncIterator[WebsocketCommunicator]:
     await broadcast.send_snapshot(
         get_channel_layer(),
         channel=request_msg["reply_to"],
+        epoch="e1",
         seq=7,
         calls=[CALL],
         status={"connected": True, "error": None, "since": None},
@@ -55,6 +56,7 @@ async def console(request) -> AsyncIterator[WebsocketCommunicator]:
     snapshot = await communicator.receive_json_from(timeout=WAIT)
     assert snapshot == {
         "type": "snapshot",
+        "epoch": "e1",
         "seq": 7,
         "calls": [CALL],
         "worker": {"connected": True, "error": None, "since": None},
@@ -66,15 +68,16 @@ async def console(request) -> AsyncIterator[WebsocketCommunicator]:
 @pytest.mark.django_db(transaction=True)
 async def test_call_updates_are_forwarded_with_their_seq(console):
     await broadcast.publish_call_changed(
-        get_channel_layer(), kind="updated", seq=8, call=CALL
+        get_channel_layer(), kind="updated", epoch="e1", seq=8, call=CALL
     )
     assert await console.receive_json_from(timeout=WAIT) == {
         "type": "call_updated",
+        "epoch": "e1",
         "seq": 8,
         "call": CALL,
     }
     await broadcast.publish_call_changed(
-        get_channel_layer(), kind="ended", seq=9, call=CALL
+        get_channel_layer(), kind="ended", epoch="e1", seq=9, call=CALL
     )
     assert (await console.receive_json_from(timeout=WAIT))["type"] == "call_ended"
 

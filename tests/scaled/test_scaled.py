@@ -102,6 +102,9 @@ def deployment(database: str) -> Iterator[dict[str, Any]]:
         yield {
             "urls": [f"http://127.0.0.1:{port}" for port in ports],
             "simulator": f"http://127.0.0.1:{sim_port}",
+            "processes": processes,
+            "worker_args": [*manage, "telephony_worker"],
+            "env": env,
         }
     finally:
         for process in reversed(processes):
@@ -169,3 +172,55 @@ async def test_two_daphnes_one_worker_over_redis_and_postgres(deployment):
         health = await http.get("/healthz")
     assert health.status_code == 200
     assert health.json()["live_calls"] == 1
+
+
+async def test_a_console_survives_a_worker_restart(deployment):
+    """The restarted worker numbers its deltas from scratch (a new epoch):
+    an open console must notice, take a new snapshot and keep going."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.browser.test_console import CHROMIUM, CHROMIUM_ARGS
+
+    url, processes = deployment["urls"][0], deployment["processes"]
+    async with (
+        async_playwright() as p,
+        httpx.AsyncClient(base_url=deployment["simulator"], timeout=WAIT) as sim,
+    ):
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        page.set_default_timeout(20_000)
+        await page.goto(f"{url}/")
+        await page.get_by_label("Username").fill("sup")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.locator("#worker-status")).to_have_text("Live")
+        first = await place_talking_call(sim)
+        card = page.locator(f'[data-session-id="{first}"]')
+        await expect(card).to_be_visible()
+        for _ in range(5):  # the old run's numbering gets well ahead
+            await sim.post(f"/_sim/calls/{first}/phone", json={"action": "hold"})
+            await expect(card.locator(".state")).to_have_text("On hold")
+            await sim.post(f"/_sim/calls/{first}/phone", json={"action": "unhold"})
+            await expect(card.locator(".state")).to_have_text("Talking")
+
+        worker = processes[1]
+        worker.stop()
+        processes[1] = Process(deployment["worker_args"], deployment["env"])
+        await asyncio.to_thread(processes[1].wait_for, "stream connected")
+
+        second = await place_talking_call(sim)
+        await expect(page.locator(f'[data-session-id="{second}"]')).to_be_visible()
+        await expect(page.locator(f'[data-session-id="{first}"]')).to_be_visible()
+        await sim.post(f"/_sim/calls/{first}/phone", json={"action": "hangup"})
+        await expect(page.locator(f'[data-session-id="{first}"]')).to_have_count(0)
+        await browser.close()
+
+
+async def place_talking_call(sim: httpx.AsyncClient) -> str:
+    created = await sim.post(
+        "/_sim/calls",
+        json={"scenario": "inbound", "auto_answer": False, "talk_seconds": None},
+    )
+    session_id = str(created.json()["telephonySessionId"])
+    await sim.post(f"/_sim/calls/{session_id}/phone", json={"action": "answer"})
+    return session_id

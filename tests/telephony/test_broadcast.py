@@ -27,11 +27,22 @@ REDIS = "redis://127.0.0.1:6379/0"
 async def every_payload(layer, channel: str) -> list[dict]:
     """Send one message of every type to `channel`; return them received."""
     await layer.group_add(broadcast.SUPERVISORS, channel)
-    await broadcast.publish_call_changed(layer, kind="updated", seq=1, call=CALL)
-    await broadcast.publish_call_changed(layer, kind="ended", seq=2, call=CALL)
-    await broadcast.publish_worker_status(layer, seq=2, status={"connected": True})
+    await broadcast.publish_call_changed(
+        layer, kind="updated", epoch="e1", seq=1, call=CALL
+    )
+    await broadcast.publish_call_changed(
+        layer, kind="ended", epoch="e1", seq=2, call=CALL
+    )
+    await broadcast.publish_worker_status(
+        layer, epoch="e1", seq=2, status={"connected": True}
+    )
     await broadcast.send_snapshot(
-        layer, channel=channel, seq=2, calls=[CALL], status={"connected": True}
+        layer,
+        channel=channel,
+        epoch="e1",
+        seq=2,
+        calls=[CALL],
+        status={"connected": True},
     )
     await broadcast.reply_command(
         layer,
@@ -56,7 +67,12 @@ async def every_payload(layer, channel: str) -> list[dict]:
 async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
     layer = InMemoryChannelLayer()
     received = await every_payload(layer, await layer.new_channel())
-    assert received[0] == {"type": "telephony.call_updated", "seq": 1, "call": CALL}
+    assert received[0] == {
+        "type": "telephony.call_updated",
+        "epoch": "e1",
+        "seq": 1,
+        "call": CALL,
+    }
     assert received[1]["type"] == "telephony.call_ended"
     assert {m["type"] for m in received} >= set(broadcast.CONSUMER_TYPES)
     for message in received:
