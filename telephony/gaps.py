@@ -49,3 +49,9 @@ class SequenceWatch:
     def forget(self, session_id: str) -> None:
         self._top.pop(session_id, None)
         self._holes.pop(session_id, None)
+
+    def prune(self, live: set[str] | frozenset[str]) -> None:
+        """Forget sessions that are not live (e.g. seen only as they ended),
+        so a worker running for weeks does not grow."""
+        for session_id in [s for s in self._top if s not in live]:
+            self.forget(session_id)

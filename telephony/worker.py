@@ -260,6 +260,7 @@ class TelephonyWorker:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self.sweep_interval)
+            self._sequences.prune(set(self._touched))
             if self.status["connected"]:
                 await self.sweep()
 

@@ -40,3 +40,12 @@ def test_clear_and_forget():
     assert not watch.has_holes("s")
     watch.forget("s")
     assert watch.see("s", 3, new_call=False) is False
+
+
+def test_prune_keeps_only_live_sessions():
+    watch = SequenceWatch()
+    watch.see("live", 2, new_call=True)
+    watch.see("gone", 5, new_call=True)
+    watch.prune({"live"})
+    assert not watch.has_holes("gone")
+    assert watch.see("live", 3, new_call=False) is False
