@@ -53,6 +53,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy telephony dashboard
 
 format: install-dev
 	$(BIN)/ruff format .

@@ -52,6 +52,14 @@ class BadMessage(ValueError):
     """A browser message we cannot act on; the reply says why."""
 
 
+def valid_id(content: dict[str, Any], name: str) -> str:
+    """A session or party id from a browser message, or BadMessage."""
+    value = content.get(name)
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise BadMessage(f"Invalid {name}.")
+    return value
+
+
 def command_params(raw: Any) -> dict[str, str]:
     """Validate a command's `params` object (may be absent)."""
     if raw is None:
@@ -139,10 +147,8 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         action = content.get("action")
         if action not in broadcast.COMMAND_ACTIONS:
             raise BadMessage(f"Unknown action {action!r}.")
-        session_id, party_id = content.get("sessionId"), content.get("partyId")
-        for name, value in (("sessionId", session_id), ("partyId", party_id)):
-            if not isinstance(value, str) or not ID_PATTERN.match(value):
-                raise BadMessage(f"Invalid {name}.")
+        session_id = valid_id(content, "sessionId")
+        party_id = valid_id(content, "partyId")
         await broadcast.request_command(
             self.channel_layer,
             reply_to=self.channel_name,

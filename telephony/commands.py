@@ -173,7 +173,8 @@ async def execute(
     """
     action, session_id = request["action"], request["session_id"]
     party_id, label = request["party_id"], LABELS.get(request["action"], "Command")
-    outcome, status, code, retry = "accepted", 200, None, None
+    outcome, code, retry = "accepted", None, None
+    status: int | None = 200
     try:
         await ACTIONS[action](ctx, session_id, party_id, request.get("params") or {})
         message = f"{label}: accepted by RingCentral, waiting for the call to change."

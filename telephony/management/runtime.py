@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from django.conf import settings
 
 from telephony.client import RingCentralClient
@@ -15,3 +17,25 @@ def client_from_settings(server_url: str | None = None) -> RingCentralClient:
         client_secret=settings.RINGCENTRAL_CLIENT_SECRET,
         jwt=settings.RINGCENTRAL_JWT,
     )
+
+
+class Credentials(TypedDict):
+    client_id: str
+    client_secret: str
+    jwt: str
+
+
+def simulator_credentials() -> Credentials:
+    """RINGCENTRAL_* settings when set (non-empty), else the embedded
+    RingCentral's documented local defaults."""
+    from telephony.simulator.defaults import (
+        LOCAL_CLIENT_ID,
+        LOCAL_CLIENT_SECRET,
+        LOCAL_JWT,
+    )
+
+    return {
+        "client_id": settings.RINGCENTRAL_CLIENT_ID or LOCAL_CLIENT_ID,
+        "client_secret": settings.RINGCENTRAL_CLIENT_SECRET or LOCAL_CLIENT_SECRET,
+        "jwt": settings.RINGCENTRAL_JWT or LOCAL_JWT,
+    }

@@ -100,9 +100,10 @@ def _number(
     valid_type = int if integer else int | float
     if isinstance(value, bool) or not isinstance(value, valid_type):
         raise _invalid(name)
-    if not low <= value <= high:
+    number = float(value)  # type: ignore[arg-type]  # a number, checked above
+    if not low <= number <= high:
         raise _invalid(name)
-    return float(value)
+    return number
 
 
 def _count(body: dict[str, Any]) -> int:

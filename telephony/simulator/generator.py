@@ -25,10 +25,9 @@ class Generator:
     def __init__(self, floor: Floor, profile: Profile) -> None:
         self._floor = floor
         self._profile = profile
+        every: tuple[Scenario, ...] = ("inbound", "queue", "outbound", "internal")
         self._scenarios: list[Scenario] = [
-            s
-            for s in ("inbound", "queue", "outbound", "internal")  # type: ignore[misc]
-            if profile.mix.get(s, 0) > 0
+            s for s in every if profile.mix.get(s, 0) > 0
         ]
         self._weights = [profile.mix[s] for s in self._scenarios]
         self._due = 0.0

@@ -27,7 +27,7 @@ def create_call(floor: Floor, body: dict[str, Any]) -> Session:
     scenario = body.get("scenario", "inbound")
     if scenario not in SCENARIOS:
         raise invalid("scenario")
-    agent = _agent(floor, body.get("agent"), "agent")
+    agent: Agent | None = _agent(floor, body.get("agent"), "agent")
     queue = None
     if scenario == "queue":
         queue = _queue(floor, body.get("queue"))

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from telephony.management.commands import ringcentral_simulator as command
+from telephony.management.runtime import simulator_credentials
 from telephony.simulator import SimulatorConfig
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_JWT
 
@@ -48,7 +49,7 @@ def test_configured_credentials_win_and_stay_out_of_logs(settings: Any) -> None:
     settings.RINGCENTRAL_CLIENT_ID = "prod-id"
     settings.RINGCENTRAL_CLIENT_SECRET = "prod-secret"
     settings.RINGCENTRAL_JWT = "prod-jwt"
-    config = SimulatorConfig(**command.credentials())
+    config = SimulatorConfig(**simulator_credentials())
     assert (config.client_id, config.client_secret, config.jwt) == (
         "prod-id",
         "prod-secret",

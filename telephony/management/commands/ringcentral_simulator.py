@@ -12,9 +12,9 @@ import logging
 import signal
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from telephony.management.runtime import simulator_credentials
 from telephony.simulator import Simulator, SimulatorConfig
 from telephony.simulator.config import PROFILES
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
@@ -41,22 +41,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = SimulatorConfig(
-            **credentials(),
+            **simulator_credentials(),
             profile=options["profile"],
             speed=options["speed"],
             seed=options["seed"],
         )
         asyncio.run(serve(config, host=options["host"], port=options["port"]))
-
-
-def credentials() -> dict[str, str]:
-    """RINGCENTRAL_* settings when set (non-empty), else the local defaults."""
-    return {
-        "client_id": getattr(settings, "RINGCENTRAL_CLIENT_ID", "") or LOCAL_CLIENT_ID,
-        "client_secret": getattr(settings, "RINGCENTRAL_CLIENT_SECRET", "")
-        or LOCAL_CLIENT_SECRET,
-        "jwt": getattr(settings, "RINGCENTRAL_JWT", "") or LOCAL_JWT,
-    }
 
 
 def describe_credentials(config: SimulatorConfig) -> str:

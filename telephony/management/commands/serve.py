@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from twisted.internet import defer, reactor
 
 from telephony.client import RingCentralClient
-from telephony.management.runtime import client_from_settings
+from telephony.management.runtime import client_from_settings, simulator_credentials
 from telephony.worker import TelephonyWorker
 
 logger = logging.getLogger("telephony.serve")
@@ -68,7 +68,11 @@ class Command(BaseCommand):
             verbosity=0,
         )
         reactor.callWhenRunning(self._start_background, options)
-        reactor.addSystemEventTrigger("before", "shutdown", self._stop_background)
+        reactor.addSystemEventTrigger(
+            "before",
+            "shutdown",  # type: ignore[arg-type]  # twisted's stub is wrong here
+            self._stop_background,
+        )
         self.stdout.write(
             f"Switchboard: http://{options['host']}:{options['port']}/  (Ctrl-C stops)"
         )
@@ -158,18 +162,3 @@ class Command(BaseCommand):
                 await close()
             except Exception:
                 logger.exception("error during shutdown")
-
-
-def simulator_credentials() -> dict[str, str]:
-    """The RINGCENTRAL_* credentials if set, else the simulator's defaults."""
-    from telephony.simulator.defaults import (
-        LOCAL_CLIENT_ID,
-        LOCAL_CLIENT_SECRET,
-        LOCAL_JWT,
-    )
-
-    return {
-        "client_id": settings.RINGCENTRAL_CLIENT_ID or LOCAL_CLIENT_ID,
-        "client_secret": settings.RINGCENTRAL_CLIENT_SECRET or LOCAL_CLIENT_SECRET,
-        "jwt": settings.RINGCENTRAL_JWT or LOCAL_JWT,
-    }
