@@ -23,6 +23,7 @@ import httpx
 from telephony.exceptions import (
     AuthenticationFailed,
     TelephonyRejected,
+    TelephonyTimeout,
     TelephonyUnavailable,
 )
 from telephony.ratelimit import RateGate, group_of
@@ -38,6 +39,12 @@ REFRESH_MARGIN = 120.0
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 JsonDict = dict[str, Any]
+
+
+def session_path(session_id: str, *parts: str) -> str:
+    """A Call Control path. Ids are opaque (some are base64-like) and are
+    encoded whole, `/` included, so one can never address another."""
+    return "/".join([SESSIONS, *(quote(p, safe="") for p in (session_id, *parts))])
 
 
 def error_details(response: httpx.Response) -> tuple[str | None, str]:
@@ -157,6 +164,8 @@ class RingCentralClient:
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return await self._http.request(method, path, **kwargs)
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            raise TelephonyTimeout(f"{method} {path}: no answer ({exc!r})") from exc
         except httpx.TransportError as exc:
             raise TelephonyUnavailable(f"{method} {path}: {exc!r}") from exc
 
@@ -195,24 +204,31 @@ class RingCentralClient:
         after a fresh login on 401.
         """
         group = group_of(method, path)
-        if background:
-            await self.rate_gate.take_background(group)
-        else:
-            self.rate_gate.take(group)
-        response = await self._authorized(method, path, json)
+        await self._take(group, background)
+        token = await self._bearer()
+        response = await self._send_with(token, method, path, json)
         if response.status_code == 401:
             # Revoked or expired under us (another login, a server restart).
+            # Only the first of several failed requests may drop the token:
+            # each login is a new OAuth session, and there are few.
             async with self._auth_lock:
-                self._access_token = None
-            response = await self._authorized(method, path, json)
+                if self._access_token == token:
+                    self._access_token = None
+            await self._take(group, background)
+            response = await self._send_with(await self._bearer(), method, path, json)
         if response.status_code == 429:
             self.rate_gate.penalize(group, retry_after(response))
         return self._check(response)
 
-    async def _authorized(
-        self, method: str, path: str, json: JsonDict | None
+    async def _take(self, group: str, background: bool) -> None:
+        if background:
+            await self.rate_gate.take_background(group)
+        else:
+            self.rate_gate.take(group)
+
+    async def _send_with(
+        self, token: str, method: str, path: str, json: JsonDict | None
     ) -> httpx.Response:
-        token = await self._bearer()
         return await self._send(
             method, path, json=json, headers={"Authorization": f"Bearer {token}"}
         )
@@ -230,7 +246,7 @@ class RingCentralClient:
 
     async def get_session(self, session_id: str) -> JsonDict:
         """GET a telephony session with all its parties."""
-        return await self.request("GET", f"{SESSIONS}/{quote(session_id)}")
+        return await self.request("GET", session_path(session_id))
 
     async def hold(self, session_id: str, party_id: str) -> JsonDict:
         """Put a party on hold; returns the CallParty."""
@@ -242,7 +258,7 @@ class RingCentralClient:
 
     async def end_call(self, session_id: str) -> None:
         """Drop the whole call for every party (DELETE session, 204)."""
-        await self.request("DELETE", f"{SESSIONS}/{quote(session_id)}")
+        await self.request("DELETE", session_path(session_id))
 
     async def set_muted(self, session_id: str, party_id: str, muted: bool) -> JsonDict:
         """Mute or unmute a party from the API side.
@@ -251,7 +267,7 @@ class RingCentralClient:
         SDK send in production; the OpenAPI file wraps it in `party`
         (PROTOCOL.md 9). API mute and phone mute are independent.
         """
-        path = f"{SESSIONS}/{quote(session_id)}/parties/{quote(party_id)}"
+        path = session_path(session_id, "parties", party_id)
         return await self.request("PATCH", path, json={"muted": muted})
 
     async def start_recording(self, session_id: str, party_id: str) -> JsonDict:
@@ -262,10 +278,7 @@ class RingCentralClient:
         self, session_id: str, party_id: str, recording_id: str, *, active: bool
     ) -> JsonDict:
         """Pause (`active=False`) or resume a recording."""
-        path = (
-            f"{SESSIONS}/{quote(session_id)}/parties/{quote(party_id)}"
-            f"/recordings/{quote(recording_id)}"
-        )
+        path = session_path(session_id, "parties", party_id, "recordings", recording_id)
         return await self.request("PATCH", path, json={"active": active})
 
     async def transfer(
@@ -281,7 +294,7 @@ class RingCentralClient:
         """Listen in on a call from a supervisor's SIP device (201)."""
         return await self.request(
             "POST",
-            f"{SESSIONS}/{quote(session_id)}/supervise",
+            session_path(session_id, "supervise"),
             json={
                 "mode": "Listen",
                 "supervisorDeviceId": device_id,
@@ -304,5 +317,5 @@ class RingCentralClient:
     async def _party_action(
         self, session_id: str, party_id: str, action: str, json: JsonDict | None = None
     ) -> JsonDict:
-        path = f"{SESSIONS}/{quote(session_id)}/parties/{quote(party_id)}/{action}"
+        path = session_path(session_id, "parties", party_id, action)
         return await self.request("POST", path, json=json)

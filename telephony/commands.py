@@ -17,7 +17,11 @@ from channels.db import database_sync_to_async
 
 from telephony import broadcast, metrics, services
 from telephony.client import RingCentralClient
-from telephony.exceptions import TelephonyRejected, TelephonyUnavailable
+from telephony.exceptions import (
+    TelephonyRejected,
+    TelephonyTimeout,
+    TelephonyUnavailable,
+)
 from telephony.state import CallDict
 
 logger = logging.getLogger("telephony.commands")
@@ -169,7 +173,8 @@ async def execute(
 ) -> bool:
     """Run one command, reply to its console, write the audit row.
 
-    Returns True when RingCentral accepted it.
+    Returns True when RingCentral accepted it, or may have (no answer in
+    time): then the confirming event decides.
     """
     action, session_id = request["action"], request["session_id"]
     party_id, label = request["party_id"], LABELS.get(request["action"], "Command")
@@ -183,6 +188,14 @@ async def execute(
     except TelephonyRejected as exc:
         outcome, status, code = "rejected", exc.status, exc.error_code
         retry, message = exc.retry_after, describe_rejection(action, exc)
+    except TelephonyTimeout:
+        # Maybe done: say so, and let the telephony event decide. A retry
+        # could transfer or end a call twice.
+        outcome, status = "unknown", None
+        message = (
+            f"{label}: RingCentral did not answer in time; it may still have "
+            "done it. Watching the call before you retry."
+        )
     except TelephonyUnavailable as exc:
         outcome, status = "failed", None
         message = f"{label} failed: RingCentral is unreachable ({exc})."
@@ -194,7 +207,7 @@ async def execute(
         layer,
         channel=request["reply_to"],
         request_id=request["request_id"],
-        ok=outcome == "accepted",
+        ok=outcome in ("accepted", "unknown"),
         action=action,
         session_id=session_id,
         status=status,
@@ -202,14 +215,17 @@ async def execute(
         message=message,
         retry_after=retry,
     )
-    await database_sync_to_async(services.command_audit_create)(
-        user=request["user"],
-        action=action,
-        telephony_session_id=session_id,
-        party_id=party_id,
-        outcome=outcome,
-        http_status=status,
-        error_code=code,
-        message=message,
-    )
-    return outcome == "accepted"
+    try:
+        await database_sync_to_async(services.command_audit_create)(
+            user=request["user"],
+            action=action,
+            telephony_session_id=session_id,
+            party_id=party_id,
+            outcome=outcome,
+            http_status=status,
+            error_code=code,
+            message=message,
+        )
+    except Exception:  # the audit must not undo what RingCentral did
+        logger.exception("could not write the audit row of %s", request["request_id"])
+    return outcome in ("accepted", "unknown")

@@ -24,6 +24,11 @@ class TelephonyUnavailable(TelephonyError):
     """Retryable: a network error, a 5xx answer or a timeout."""
 
 
+class TelephonyTimeout(TelephonyUnavailable):
+    """The request was sent but no answer came in time: RingCentral may
+    have carried it out (do not assume either way)."""
+
+
 class TelephonyRejected(TelephonyError):
     """RingCentral answered with an error (the standard error body, §3.1).
 

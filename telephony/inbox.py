@@ -49,7 +49,12 @@ class Inbox:
     async def serve(self) -> None:
         layer = self.worker.layer
         while True:
-            message = await layer.receive(broadcast.WORKER_INBOX)
+            try:
+                message = await layer.receive(broadcast.WORKER_INBOX)
+            except Exception:  # e.g. Redis restarting: wait, do not die
+                logger.exception("cannot read the worker inbox; retrying in 1 s")
+                await asyncio.sleep(1.0)
+                continue
             try:
                 await self.dispatch(message)
             except Exception:
@@ -109,8 +114,15 @@ class Inbox:
             supervisor_device_id=self.supervisor_device_id,
             call=before,
         )
-        if not await commands.execute(ctx=ctx, layer=worker.layer, request=request):
-            self._drop(session_id, pending)
+        accepted = False
+        try:
+            accepted = await commands.execute(
+                ctx=ctx, layer=worker.layer, request=request
+            )
+        finally:
+            if not accepted:  # rejected, or execute() itself failed
+                self._drop(session_id, pending)
+        if not accepted:
             return
         pending.accepted = True
         if pending.done:

@@ -18,7 +18,8 @@ class CommandAudit(models.Model):
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted"
         REJECTED = "rejected"
-        FAILED = "failed"  # RingCentral unreachable or timed out
+        FAILED = "failed"  # RingCentral unreachable: not carried out
+        UNKNOWN = "unknown"  # sent, but no answer in time: may have worked
 
     requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.CharField(max_length=150)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from telephony.client import SESSIONS, RingCentralClient
+from telephony.client import RingCentralClient, session_path
 from telephony.events import CallSessionSnapshot, parse_call_session
 from telephony.exceptions import MalformedFrame, TelephonyError, TelephonyRejected
 from telephony.state import Change, LiveModel
@@ -151,7 +151,7 @@ class Resyncer:
         """Re-read one session: "ended", "changed", "same" or "error"."""
         try:
             body = await self.client.request(
-                "GET", f"{SESSIONS}/{session_id}", background=True
+                "GET", session_path(session_id), background=True
             )
             snapshot = parse_call_session(body)
         except TelephonyRejected as exc:
@@ -178,12 +178,17 @@ class Resyncer:
         _, calls = self.model.snapshot()
         known = {call["id"]: call for call in calls}
         for session_id, snapshot in live.items():
-            if session_id not in known:
+            # Re-read the model each time: GETs wait for rate budget, so
+            # events may have moved on since presence was read.
+            current = self.model.get(session_id)
+            if current is None:
+                if self.model.recently_ended(session_id):
+                    continue  # ended meanwhile: presence is out of date
                 await self.publish(self.model.load_session(snapshot, now=started))
                 report.added += 1
                 self._count(report, await self.refresh(session_id), added=True)
             elif any(
-                _statuses(known[session_id]).get(p.id) not in (None, p.status.code)
+                _statuses(current).get(p.id) not in (None, p.status.code)
                 for p in snapshot.parties
             ):
                 self._count(report, await self.refresh(session_id))

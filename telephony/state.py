@@ -162,6 +162,10 @@ class LiveModel:
         session = self._live.get(telephony_session_id)
         return None if session is None else _call_dict(session, ended=False)
 
+    def recently_ended(self, telephony_session_id: str) -> bool:
+        """True for a session that ended (or was only seen ending) lately."""
+        return telephony_session_id in self._dormant
+
     def __len__(self) -> int:
         return len(self._live)
 

@@ -235,9 +235,14 @@ async def _establish(
             )
         if not isinstance(first, ConnectionDetails):
             raise TelephonyUnavailable(f"expected ConnectionDetails, got {first!r}")
+        recovered = first.recovery_state == "Successful" and session.subscription
+        if not recovered:
+            # A new WebSocket session numbers its wsc from 1 again: the old
+            # token is dead and must not outrank the new one.
+            session.forget()
         session.seen(first.wsc)
         session.recovery_timeout = float(first.recovery_timeout or 0)
-        if first.recovery_state == "Successful" and session.subscription:
+        if recovered and session.subscription:
             return Connected(first, session.subscription, recovered=True)
         if first.recovery_state == "Failed":
             logger.warning(
@@ -258,14 +263,15 @@ async def _subscribe(
         if isinstance(reply, ClientResponse) and reply.message_id == message_id:
             break
     session.seen(reply.wsc)
-    if reply.status != 200:
-        body = reply.body or {}
-        raise _FatalStream(
-            status=reply.status,
-            error_code=str(body.get("errorCode")) if body.get("errorCode") else None,
-            message=str(body.get("message", "subscription refused")),
-        )
-    return dict(reply.body or {})
+    if reply.status == 200:
+        return dict(reply.body or {})
+    body = reply.body or {}
+    code = str(body.get("errorCode")) if body.get("errorCode") else None
+    message = str(body.get("message", "subscription refused"))
+    if 400 <= reply.status < 500 and reply.status != 429:
+        # Bad filters, a missing scope: retrying cannot help.
+        raise _FatalStream(status=reply.status, error_code=code, message=message)
+    raise TelephonyUnavailable(f"subscription: {reply.status} {code}: {message}")
 
 
 async def _notifications(

@@ -44,6 +44,9 @@ GAP_GRACE = 2.0
 # How often the ghost sweeper looks, and how long a call must have been
 # silent to be re-checked (talk can be long and eventless: be patient).
 SWEEP_INTERVAL = 120.0
+# A WebSocket session recovered after a longer outage than this is resynced
+# anyway: the platform's replay buffer may have overflowed.
+RECOVERY_TRUST = 5.0
 GHOST_AFTER = 600.0
 
 
@@ -99,6 +102,8 @@ class TelephonyWorker:
         self._resync_task: asyncio.Task[None] | None = None
         self._gap_checks: set[asyncio.Task[None]] = set()
         self._directory_task: asyncio.Task[None] | None = None
+        self._resync_again = False
+        self._lost_at: float | None = None
         metrics.watch(self)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -133,6 +138,7 @@ class TelephonyWorker:
                 elif isinstance(item, Connected):
                     await self._on_connected(item)
                 elif isinstance(item, Disconnected):
+                    self._lost_at = self._lost_at or time.monotonic()
                     await self._set_status(connected=False, error=None)
         except (AuthenticationFailed, TelephonyRejected) as exc:
             self.fatal = exc
@@ -173,13 +179,16 @@ class TelephonyWorker:
             self._forget(session_id)
         else:
             self._touched[session_id] = time.monotonic()
-        await broadcast.publish_call_changed(
-            self.layer,
-            kind=change.kind,
-            epoch=self.epoch,
-            seq=change.version,
-            call=change.call,
-        )
+        try:
+            await broadcast.publish_call_changed(
+                self.layer,
+                kind=change.kind,
+                epoch=self.epoch,
+                seq=change.version,
+                call=change.call,
+            )
+        except Exception:  # e.g. Redis down: consoles see the seq gap later
+            logger.exception("could not publish change %s", change.version)
         self.inbox.confirm(change)
 
     def _forget(self, session_id: str) -> None:
@@ -190,6 +199,14 @@ class TelephonyWorker:
         self.connections += 1
         self.connected_at = time.monotonic()
         self.subscription_id = str(connected.subscription.get("id") or "") or None
+        outage = time.monotonic() - self._lost_at if self._lost_at else 0.0
+        self._lost_at = None
+        if connected.recovered and outage > RECOVERY_TRUST:
+            # RingCentral replays at most recoveryBufferSize notifications,
+            # dropping the oldest: a long outage on a busy account may have
+            # lost some even though the session was recovered.
+            logger.info("recovered after a %.0f s outage: resyncing", outage)
+            self.start_resync()
         if not connected.recovered:
             # A start or an unrecovered reconnect: events may have been lost.
             # (Started before the status goes out: whoever sees "connected"
@@ -201,18 +218,27 @@ class TelephonyWorker:
     # --- resync, gaps and ghosts ------------------------------------------
 
     def start_resync(self) -> None:
-        """Run a full resync in the background (at most one at a time)."""
+        """Run a full resync in the background (at most one at a time; one
+        asked for while another runs follows it, since the running one read
+        presence too early to see what prompted the new request)."""
+        self.resynced.clear()
         if self._resync_task is None or self._resync_task.done():
-            self.resynced.clear()
             self._resync_task = self._spawn(self._resync())
+        else:
+            self._resync_again = True
 
     async def _resync(self) -> None:
         try:
-            await self.resyncer.run()
-            self.resyncs += 1
-            await self._close_missing_history()
-        except TelephonyError as exc:
-            logger.warning("resync failed: %s (the next reconnect retries)", exc)
+            while True:
+                self._resync_again = False
+                try:
+                    await self.resyncer.run()
+                    self.resyncs += 1
+                    await self._close_missing_history()
+                except TelephonyError as exc:
+                    logger.warning("resync failed: %s (retried on reconnect)", exc)
+                if not self._resync_again:
+                    break
         finally:
             self.resynced.set()
 
@@ -303,9 +329,12 @@ class TelephonyWorker:
 
     async def _set_status(self, *, connected: bool, error: str | None) -> None:
         self.status = {"connected": connected, "error": error, "since": now_iso()}
-        await broadcast.publish_worker_status(
-            self.layer, epoch=self.epoch, seq=self.model.version, status=self.status
-        )
+        try:
+            await broadcast.publish_worker_status(
+                self.layer, epoch=self.epoch, seq=self.model.version, status=self.status
+            )
+        except Exception:  # consoles also read the status from snapshots
+            logger.exception("could not publish the worker status")
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

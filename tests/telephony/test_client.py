@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import httpx
@@ -98,3 +99,32 @@ async def test_unreachable_server_raises_telephony_unavailable():
             await client.login()
     finally:
         await client.aclose()
+
+
+async def test_concurrent_401s_lead_to_one_fresh_login_not_many(rc_client, sim_api):
+    """Each JWT login is a new OAuth session (RingCentral keeps 5): requests
+    that fail together after a revocation must share one new login."""
+    session_id = await place_call(sim_api)
+    await rc_client.login()
+    logins = 0
+    login = rc_client.login
+
+    async def counting_login() -> None:
+        nonlocal logins
+        logins += 1
+        await login()
+
+    rc_client.login = counting_login  # type: ignore[method-assign]
+    await sim_api.post("/_sim/faults", json={"fault": "expire_tokens"})
+    bodies = await asyncio.gather(
+        *(rc_client.get_session(session_id) for _ in range(8))
+    )
+    assert {body["id"] for body in bodies} == {session_id}
+    assert logins == 1
+
+
+async def test_ids_are_encoded_whole_in_call_control_paths(rc_client):
+    with pytest.raises(TelephonyRejected) as info:
+        await rc_client.get_session("s-a/../../oauth")
+    assert info.value.status == 404
+    assert info.value.error_code == "CMN-102"  # an unknown session, not a path

@@ -153,3 +153,54 @@ async def test_listen_without_a_device_is_refused_in_plain_words(rc_client, sim_
         )
     assert reply["ok"] is False
     assert "No supervisor device" in reply["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_command_without_answer_in_time_is_unknown_then_confirmed(
+    rc_client, sim_api
+):
+    """No answer is not "failed": RingCentral may have done it, and the
+    telephony event decides (a blind retry could transfer twice)."""
+    import httpx
+
+    from telephony.client import RingCentralClient
+
+    slow = RingCentralClient(
+        server_url=rc_client.server_url,
+        client_id=rc_client._client_id,
+        client_secret=rc_client._client_secret,
+        jwt=rc_client._jwt,
+        timeout=httpx.Timeout(2.0, read=0.3),
+    )
+    layer = get_channel_layer()
+    probe = await layer.new_channel()
+    await layer.group_add(broadcast.SUPERVISORS, probe)
+    worker = fast_worker(slow, layer)
+    try:
+        async with running(worker):
+            await receive_until(layer, probe, is_status(True))
+            session_id = await place(sim_api)
+            await phone(sim_api, session_id, "answer")
+            update = await receive_until(
+                layer, probe, call_update(session_id, "talking")
+            )
+            await fault(
+                sim_api,
+                fault="slow_http",
+                ms=1500,
+                count=1,
+                path_prefix="/restapi/v1.0/account/~/telephony",
+            )
+            reply_channel, reply = await command(
+                layer, "hold", session_id, update["call"]["agentPartyId"]
+            )
+            assert reply["ok"] is True
+            assert "did not answer in time" in reply["message"]
+            result = await receive_until(
+                layer,
+                reply_channel,
+                lambda m: m["type"] == "telephony.command_confirmed",
+            )
+            assert result["confirmed"] is True
+    finally:
+        await slow.aclose()

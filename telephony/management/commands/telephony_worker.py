@@ -64,7 +64,11 @@ class Command(BaseCommand):
 
     async def _run(self) -> Exception | None:
         client = client_from_settings()
-        worker = TelephonyWorker(client=client, layer=get_channel_layer())
+        worker = TelephonyWorker(
+            client=client,
+            layer=get_channel_layer(),
+            supervisor_device_id=settings.RINGCENTRAL_SUPERVISOR_DEVICE_ID or None,
+        )
         task = asyncio.create_task(worker.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
