@@ -20,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from telephony import broadcast
 
@@ -46,6 +49,16 @@ PARAM_NAMES = (
     "parkOrbit",
 )
 PARAM_PATTERN = re.compile(r"^[A-Za-z0-9_.:=*#+-]{1,64}$")
+
+
+OVERLOADED = (
+    "Switchboard could not reach the telephony worker just now; try again in a moment."
+)
+
+
+def _user_may_control(user_id: int) -> bool:
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    return user is not None and user.has_perm("telephony.control_calls")
 
 
 class BadMessage(ValueError):
@@ -85,13 +98,16 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         self.username = user.get_username()
-        self.can_control = await database_sync_to_async(user.has_perm)(
-            "telephony.control_calls"
-        )
+        self.user_id = user.pk
         self.pending: dict[str, asyncio.TimerHandle] = {}
         await self.channel_layer.group_add(broadcast.SUPERVISORS, self.channel_name)
         await self.accept()
-        await broadcast.request_snapshot(self.channel_layer, reply_to=self.channel_name)
+        try:
+            await broadcast.request_snapshot(
+                self.channel_layer, reply_to=self.channel_name
+            )
+        except Exception:  # the console asks again every few seconds
+            logger.exception("could not ask the worker for a snapshot")
 
     async def disconnect(self, code: int) -> None:
         for timer in getattr(self, "pending", {}).values():
@@ -113,14 +129,27 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         try:
             await self._handle_browser(content)
         except BadMessage as exc:
-            await self.send_json({"type": "error", "message": str(exc)})
+            await self._error(str(exc), content)
+        except ChannelFull:
+            await self._error(OVERLOADED, content)
+        except Exception:  # e.g. Redis unreachable: say so, keep the socket
+            logger.exception("could not hand a console message to the worker")
+            await self._error(OVERLOADED, content)
+
+    async def _error(self, message: str, content: Any) -> None:
+        reply = {"type": "error", "message": message}
+        request_id = content.get("requestId") if isinstance(content, dict) else None
+        if isinstance(request_id, str) and ID_PATTERN.match(request_id):
+            # The console un-blocks the call this command was pending on.
+            reply["requestId"] = request_id
+        await self.send_json(reply)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
     ) -> None:
         try:
             content = await self.decode_json(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or absurdly nested
             await self.send_json({"type": "error", "message": "Messages must be JSON."})
             return
         await self.receive_json(content)
@@ -142,7 +171,9 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         request_id = content.get("requestId")
         if not isinstance(request_id, str) or not ID_PATTERN.match(request_id):
             raise BadMessage("A command needs a requestId.")
-        if not self.can_control:
+        if request_id in self.pending:
+            raise BadMessage("This command was already sent.")
+        if not await self._may_control():
             raise BadMessage("You do not have permission to control calls.")
         action = content.get("action")
         if action not in broadcast.COMMAND_ACTIONS:
@@ -165,6 +196,12 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             lambda: asyncio.ensure_future(self._command_timed_out(request_id, action)),
         )
 
+    async def _may_control(self) -> bool:
+        """Checked on every command against the database, not the login:
+        a permission withdrawn (or a user deactivated) takes effect on open
+        consoles at once. Commands are rare; the query is cheap."""
+        return await database_sync_to_async(_user_may_control)(self.user_id)
+
     async def _command_timed_out(self, request_id: str, action: str) -> None:
         if self.pending.pop(request_id, None) is None:
             return
@@ -173,8 +210,8 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
                 "type": "command_result",
                 "requestId": request_id,
                 "ok": False,
-                "message": f"{action.capitalize()} got no answer from the telephony "
-                "worker; check that it is running.",
+                "message": f"{action.capitalize()}: no answer from the telephony "
+                "worker yet; it may still happen. Check the worker before retrying.",
                 "errorCode": None,
                 "status": None,
                 "retryAfter": None,
@@ -187,6 +224,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {
                 "type": "snapshot",
+                "serverTime": datetime.now(UTC).isoformat(),
                 "epoch": event["epoch"],
                 "seq": event["seq"],
                 "calls": event["calls"],

@@ -162,8 +162,10 @@ RINGCENTRAL_JWT = env_str("RINGCENTRAL_JWT")
 RINGCENTRAL_SUPERVISOR_DEVICE_ID = env_str("RINGCENTRAL_SUPERVISOR_DEVICE_ID")
 # Speed factor of the embedded simulator's generated calls (demo only).
 SIMULATOR_SPEED = env_float("SIMULATOR_SPEED", 1.0)
-# Seconds a supervisor command waits for the worker's reply.
-COMMAND_REPLY_TIMEOUT = env_float("SWITCHBOARD_COMMAND_TIMEOUT", 10.0)
+# Seconds a console waits for the worker's reply to a command: longer than
+# the worker's own HTTP timeout (10 s) so a slow RingCentral is reported by
+# the worker, with its real outcome, rather than guessed at here.
+COMMAND_REPLY_TIMEOUT = env_float("SWITCHBOARD_COMMAND_TIMEOUT", 20.0)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -19,6 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboard.selectors import extension_directory_get
 from telephony import broadcast
+
+logger = logging.getLogger("dashboard.views")
 
 # How long /healthz waits for the worker's answer (seconds); a load
 # balancer's probe times out after a few seconds, so answer before it does.
@@ -78,6 +81,9 @@ async def _worker_health() -> dict[str, Any] | None:
                     health: dict[str, Any] = message["health"]
                     return health
     except TimeoutError:
+        return None
+    except Exception:  # layer unreachable or the inbox full: unhealthy
+        logger.exception("/healthz could not reach the worker")
         return None
 
 

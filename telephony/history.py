@@ -101,11 +101,25 @@ class HistoryWriter:
         buffered for the next flush). Call once more at shutdown."""
         async with self._lock:
             pending = list(self._dirty)
+            ok = True
             for start in range(0, len(pending), self.batch_size):
-                if not await self._write(pending[start : start + self.batch_size]):
-                    return False
+                ok = (
+                    await self._write_split(pending[start : start + self.batch_size])
+                    and ok
+                )
             metrics.HISTORY_PENDING.set(len(self._dirty))
+            return ok
+
+    async def _write_split(self, ids: list[str]) -> bool:
+        """Write a batch; if it fails, halve it, so one call the database
+        refuses stays behind alone instead of holding back every other."""
+        if await self._write(ids):
             return True
+        if len(ids) == 1:
+            return False
+        middle = len(ids) // 2
+        first = await self._write_split(ids[:middle])
+        return await self._write_split(ids[middle:]) and first
 
     async def _write(self, ids: list[str]) -> bool:
         sent, batch = [], []

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
-from django.db import transaction
+from django.db import models, transaction
 
 from telephony.models import CallRecord, CommandAudit, Extension, PartyRecord
 
@@ -117,6 +117,21 @@ def command_audit_create(
     )
 
 
+_Row = TypeVar("_Row", bound=models.Model)
+
+
+def fit_text(row: _Row) -> _Row:
+    """Cut every text value to its column: RingCentral's numbers, names and
+    SIP addresses have no documented maximum, and one value too long for
+    PostgreSQL would fail the whole batch again and again."""
+    for field in row._meta.concrete_fields:
+        limit = getattr(field, "max_length", None)
+        value = getattr(row, field.attname)
+        if limit and isinstance(value, str) and len(value) > limit:
+            setattr(row, field.attname, value[:limit])
+    return row
+
+
 @transaction.atomic
 def call_history_apply(*, batch: Sequence[CallFacts]) -> list[CallRecord]:
     """Upsert a batch of sessions and their parties in one transaction.
@@ -138,7 +153,10 @@ def call_history_apply(*, batch: Sequence[CallFacts]) -> list[CallRecord]:
         x.extension_id: x for x in Extension.objects.filter(extension_id__in=ext_ids)
     }
     CallRecord.objects.bulk_create(
-        [_call_row(facts, old.get(sid), directory) for sid, facts in calls.items()],
+        [
+            fit_text(_call_row(facts, old.get(sid), directory))
+            for sid, facts in calls.items()
+        ],
         update_conflicts=True,
         unique_fields=["telephony_session_id"],
         update_fields=CALL_FIELDS,
@@ -150,7 +168,7 @@ def call_history_apply(*, batch: Sequence[CallFacts]) -> list[CallRecord]:
     }
     PartyRecord.objects.bulk_create(
         [
-            _party_row(pk, p, old_parties.get((pk, p["party_id"])))
+            fit_text(_party_row(pk, p, old_parties.get((pk, p["party_id"]))))
             for sid, facts in calls.items()
             for pk in (saved[sid].pk,)
             for p in facts["parties"]
@@ -163,14 +181,18 @@ def call_history_apply(*, batch: Sequence[CallFacts]) -> list[CallRecord]:
 
 
 @transaction.atomic
-def call_history_close_missing(*, live_ids: Collection[str], now: datetime) -> int:
+def call_history_close_missing(
+    *, live_ids: Collection[str], now: datetime, seen_before: datetime | None = None
+) -> int:
     """End every open row not in `live_ids` (the calls live after a resync)
     at `now` with result "lost"; return how many. Durations stay as last
-    seen: the real end is unknown."""
-    return (
-        CallRecord.objects.filter(ended=False)
-        .exclude(telephony_session_id__in=list(live_ids))
-        .update(ended=True, ended_at=now, result=CallRecord.Result.LOST)
+    seen: the real end is unknown. `seen_before` (the resync's start) spares
+    calls that began while the resync ran."""
+    rows = CallRecord.objects.filter(ended=False)
+    if seen_before is not None:
+        rows = rows.filter(last_seen_at__lt=seen_before)
+    return rows.exclude(telephony_session_id__in=list(live_ids)).update(
+        ended=True, ended_at=now, result=CallRecord.Result.LOST
     )
 
 

@@ -232,9 +232,10 @@ class TelephonyWorker:
             while True:
                 self._resync_again = False
                 try:
+                    started = datetime.now(UTC)
                     await self.resyncer.run()
                     self.resyncs += 1
-                    await self._close_missing_history()
+                    await self._close_missing_history(started)
                 except TelephonyError as exc:
                     logger.warning("resync failed: %s (retried on reconnect)", exc)
                 if not self._resync_again:
@@ -242,14 +243,14 @@ class TelephonyWorker:
         finally:
             self.resynced.set()
 
-    async def _close_missing_history(self) -> None:
+    async def _close_missing_history(self, started: datetime) -> None:
         """Calls that ended while nobody watched are closed as `lost`."""
         live_ids = [call["id"] for call in self.model.snapshot()[1]]
         try:
             self.history.prune(live_ids)
             await self.history.flush()
             await database_sync_to_async(services.call_history_close_missing)(
-                live_ids=live_ids, now=datetime.now(UTC)
+                live_ids=live_ids, now=datetime.now(UTC), seen_before=started
             )
         except Exception:  # history must never break the live path
             logger.exception("could not close the history of ended calls")

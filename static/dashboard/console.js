@@ -14,6 +14,10 @@ let early = []; // deltas that arrived before the snapshot
 let socket = null;
 let retryDelay = 1000;
 let snapshotTimer = null;
+let clockOffset = 0; // server time - browser time (ms), for the timers
+// A pending command that hears nothing at all for this long is released,
+// so a lost reply never locks a call's buttons for good.
+const COMMAND_DEADLINE_MS = 45000;
 
 const section = document.getElementById("calls");
 const template = document.getElementById("call-template");
@@ -45,6 +49,10 @@ function connect() {
   socket.addEventListener("message", (e) => onMessage(JSON.parse(e.data)));
   socket.addEventListener("close", () => {
     setStatus("down", "Disconnected from Switchboard; reconnecting…");
+    // Replies to this socket are lost: nothing pending can resolve now.
+    for (const id of [...pending.keys()]) {
+      release(id, "Connection lost before Switchboard answered; check the call before retrying.");
+    }
     lastSeq = null;
     early = [];
     clearTimeout(snapshotTimer);
@@ -84,7 +92,7 @@ function onMessage(msg) {
     case "command_confirmed":
       return onCommandConfirmed(msg);
     case "error":
-      return showNotice(msg.message);
+      return onError(msg);
   }
 }
 
@@ -94,6 +102,7 @@ function applySnapshot(msg) {
   for (const call of msg.calls) calls.set(call.id, call);
   lastSeq = msg.seq;
   epoch = msg.epoch;
+  if (msg.serverTime) clockOffset = Date.parse(msg.serverTime) - Date.now();
   const buffered = early.filter((delta) => delta.epoch === epoch);
   early = [];
   for (const delta of buffered) applyDelta(delta);
@@ -348,40 +357,62 @@ function askTransfer(call, agent) {
 
 // --- commands ---------------------------------------------------------------
 
+function newRequestId() {
+  // crypto.randomUUID needs a secure context (HTTPS or localhost).
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function release(requestId, text) {
+  const request = pending.get(requestId);
+  if (!request) return;
+  clearTimeout(request.deadline);
+  pending.delete(requestId);
+  if (text) setCallError(request.sessionId, text);
+  render(request.sessionId);
+}
+
+function onError(msg) {
+  if (msg.requestId && pending.has(msg.requestId)) release(msg.requestId, msg.message);
+  else showNotice(msg.message);
+}
+
 function command(sessionId, partyId, action, params) {
-  const requestId = crypto.randomUUID();
+  const requestId = newRequestId();
   const message = { type: "command", requestId, action, sessionId, partyId };
   if (params) message.params = params;
   if (!send(message)) {
     showNotice("Not connected to Switchboard; try again in a moment.");
     return;
   }
-  pending.set(requestId, { sessionId, partyId, action });
+  const deadline = setTimeout(
+    () => release(requestId, "No confirmation arrived; check the call before retrying."),
+    COMMAND_DEADLINE_MS,
+  );
+  pending.set(requestId, { sessionId, partyId, action, deadline });
   setCallError(sessionId, "");
   render(sessionId);
 }
 
 function onCommandResult(msg) {
   // Accepted: stay pending until the worker confirms the telephony event.
-  const request = pending.get(msg.requestId);
-  if (!request || msg.ok) return;
-  pending.delete(msg.requestId);
-  setCallError(request.sessionId, msg.message);
-  render(request.sessionId);
+  if (!msg.ok) release(msg.requestId, msg.message);
 }
 
 function onCommandConfirmed(msg) {
-  const request = pending.get(msg.requestId);
-  if (!request) return;
-  pending.delete(msg.requestId);
-  if (!msg.confirmed) setCallError(request.sessionId, msg.message);
-  render(request.sessionId);
+  release(msg.requestId, msg.confirmed ? "" : msg.message);
 }
 
 function settleIfConfirmed(sessionId) {
   // An ended call settles whatever was pending on it.
   if (!calls.has(sessionId)) {
-    for (const [id, request] of pending) if (request.sessionId === sessionId) pending.delete(id);
+    for (const [id, request] of [...pending]) {
+      if (request.sessionId === sessionId) {
+        clearTimeout(request.deadline);
+        pending.delete(id);
+      }
+    }
   }
   render(sessionId);
 }
@@ -405,7 +436,7 @@ function tick(el) {
     el.textContent = "";
     return;
   }
-  const s = Math.max(0, Math.floor((Date.now() - since) / 1000));
+  const s = Math.max(0, Math.floor((Date.now() + clockOffset - since) / 1000));
   const h = Math.floor(s / 3600);
   const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
   const ss = String(s % 60).padStart(2, "0");

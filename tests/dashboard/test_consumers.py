@@ -54,6 +54,7 @@ async def console(request) -> AsyncIterator[WebsocketCommunicator]:
         status={"connected": True, "error": None, "since": None},
     )
     snapshot = await communicator.receive_json_from(timeout=WAIT)
+    assert snapshot.pop("serverTime")  # for the console's clock offset
     assert snapshot == {
         "type": "snapshot",
         "epoch": "e1",
@@ -160,6 +161,7 @@ async def test_supervisor_without_permission_cannot_send_commands(console):
     assert reply == {
         "type": "error",
         "message": "You do not have permission to control calls.",
+        "requestId": "req-1",  # so the console stops showing it pending
     }
 
 
@@ -215,3 +217,44 @@ def test_console_page_renders_for_a_supervisor(client):
     response = client.get("/")
     assert response.status_code == 200
     assert b'data-can-control="true"' in response.content
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_withdrawn_permission_applies_to_an_open_console(console):
+    await database_sync_to_async(
+        lambda: User.objects.get(username="sup").user_permissions.clear()
+    )()
+    await console.send_json_to(
+        {
+            "type": "command",
+            "requestId": "req-2",
+            "action": "end",
+            "sessionId": "s-1",
+            "partyId": "p-1-2",
+        }
+    )
+    reply = await console.receive_json_from(timeout=WAIT)
+    assert reply["message"] == "You do not have permission to control calls."
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_absurdly_nested_json_gets_an_error_not_a_crash(console):
+    await console.send_to(text_data="[" * 200_000)
+    reply = await console.receive_json_from(timeout=WAIT)
+    assert reply == {"type": "error", "message": "Messages must be JSON."}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reused_request_id_is_refused(console):
+    command = {
+        "type": "command",
+        "requestId": "req-3",
+        "action": "hold",
+        "sessionId": "s-1",
+        "partyId": "p-1-2",
+    }
+    await console.send_json_to(command)
+    await inbox()
+    await console.send_json_to(command)
+    reply = await console.receive_json_from(timeout=WAIT)
+    assert reply["message"] == "This command was already sent."

@@ -371,3 +371,11 @@ async def test_embedded_ringcentral_call_with_hold_is_recorded(
     assert row.agent_name and row.customer_number
     assert row.answered_at is not None and row.hold_seconds >= 0
     assert await count(PartyRecord.objects.filter(call=row)) >= 2
+
+
+def test_text_longer_than_its_column_is_cut_not_fatal():
+    from telephony.models import CallRecord
+    from telephony.services import fit_text
+
+    row = fit_text(CallRecord(customer_number="9" * 150, customer_name="n" * 300))
+    assert (len(row.customer_number), len(row.customer_name)) == (64, 200)

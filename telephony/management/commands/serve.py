@@ -157,6 +157,10 @@ class Command(BaseCommand):
         return defer.Deferred.fromFuture(asyncio.ensure_future(self._close()))
 
     async def _close(self) -> None:
+        # Let the worker finish its shutdown (the last history flush)
+        # before closing what it uses; bounded, so Ctrl-C never hangs.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
         for close in reversed(self._cleanup):
             try:
                 await close()
