@@ -81,6 +81,14 @@ async def test_supervisor_sees_a_live_call_and_holds_it(served: ServedApp):
         await expect(card.locator(".flags")).to_contain_text("Recording")
         await expect(card.get_by_role("button", name="Pause rec")).to_be_visible()
 
+        await card.get_by_role("button", name="Transfer").click()
+        await card.get_by_label("Transfer to").fill("103")
+        await card.get_by_role("button", name="Transfer now").click()
+        # The agent's leg leaves; extension 103 now rings for the customer.
+        await expect(card.locator(".parties")).to_contain_text(
+            "Carmen Ortiz (103) — Proceeding"
+        )
+
         await card.get_by_role("button", name="End").click()
         await expect(card).to_have_count(0)
         await browser.close()
