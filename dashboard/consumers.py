@@ -1,8 +1,9 @@
 """The supervisor console's WebSocket: snapshot, live deltas, commands.
 
-Thin by design: authenticate, join the group, ask the worker for a
-snapshot, forward what the worker publishes, and hand commands to the
-worker over the channel layer. Never calls RingCentral itself.
+Thin by design: authenticate, join the process's live feed (dashboard.feed,
+which writes the worker's updates to every local console), ask the worker
+for a snapshot, and hand commands to the worker over the channel layer.
+Never calls RingCentral itself.
 
 Browser protocol (JSON):
   server -> browser: snapshot {epoch, seq, calls, worker},
@@ -30,6 +31,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from dashboard.feed import feed_for
 from telephony import broadcast
 
 logger = logging.getLogger("dashboard.consumers")
@@ -100,8 +102,9 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         self.username = user.get_username()
         self.user_id = user.pk
         self.pending: dict[str, asyncio.TimerHandle] = {}
-        await self.channel_layer.group_add(broadcast.SUPERVISORS, self.channel_name)
         await self.accept()
+        self.feed = feed_for(self.channel_layer)
+        await self.feed.join(self)
         try:
             await broadcast.request_snapshot(
                 self.channel_layer, reply_to=self.channel_name
@@ -112,7 +115,12 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for timer in getattr(self, "pending", {}).values():
             timer.cancel()
-        await self.channel_layer.group_discard(broadcast.SUPERVISORS, self.channel_name)
+        if hasattr(self, "feed"):
+            await self.feed.leave(self)
+
+    async def send_frame(self, text: str) -> None:
+        """A live-feed frame, serialised once for every console (feed.py)."""
+        await self.send(text_data=text)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels closes stale DB connections before every message, in a
@@ -228,35 +236,6 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
                 "epoch": event["epoch"],
                 "seq": event["seq"],
                 "calls": event["calls"],
-                "worker": event["status"],
-            }
-        )
-
-    async def telephony_call_updated(self, event: broadcast.CallChanged) -> None:
-        await self.send_json(
-            {
-                "type": "call_updated",
-                "epoch": event["epoch"],
-                "seq": event["seq"],
-                "call": event["call"],
-            }
-        )
-
-    async def telephony_call_ended(self, event: broadcast.CallChanged) -> None:
-        await self.send_json(
-            {
-                "type": "call_ended",
-                "epoch": event["epoch"],
-                "seq": event["seq"],
-                "call": event["call"],
-            }
-        )
-
-    async def telephony_worker_status(self, event: broadcast.WorkerStatus) -> None:
-        await self.send_json(
-            {
-                "type": "worker_status",
-                "epoch": event["epoch"],
                 "worker": event["status"],
             }
         )
