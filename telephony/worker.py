@@ -14,7 +14,6 @@ re-checks calls that have been silent for long and are absent from presence.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 import uuid
@@ -22,11 +21,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
-
-from telephony import broadcast, metrics, services
+from telephony import broadcast, metrics, upkeep
 from telephony.client import RingCentralClient
-from telephony.directory import directory_sync
 from telephony.events import Notification, SessionEvent
 from telephony.exceptions import AuthenticationFailed, TelephonyError, TelephonyRejected
 from telephony.gaps import SequenceWatch
@@ -235,7 +231,11 @@ class TelephonyWorker:
                     started = datetime.now(UTC)
                     await self.resyncer.run()
                     self.resyncs += 1
-                    await self._close_missing_history(started)
+                    await upkeep.close_missing_history(
+                        self.history,
+                        [call["id"] for call in self.model.snapshot()[1]],
+                        resync_started=started,
+                    )
                 except TelephonyError as exc:
                     logger.warning("resync failed: %s (retried on reconnect)", exc)
                 if not self._resync_again:
@@ -243,33 +243,10 @@ class TelephonyWorker:
         finally:
             self.resynced.set()
 
-    async def _close_missing_history(self, started: datetime) -> None:
-        """Calls that ended while nobody watched are closed as `lost`."""
-        live_ids = [call["id"] for call in self.model.snapshot()[1]]
-        try:
-            self.history.prune(live_ids)
-            await self.history.flush()
-            await database_sync_to_async(services.call_history_close_missing)(
-                live_ids=live_ids, now=datetime.now(UTC), seen_before=started
-            )
-        except Exception:  # history must never break the live path
-            logger.exception("could not close the history of ended calls")
-
     def _sync_directory(self) -> None:
-        """Refresh names for numbers from the extension list (one at a time)."""
+        """Refresh names for numbers (one refresh at a time)."""
         if self._directory_task is None or self._directory_task.done():
-            self._directory_task = self._spawn(self._directory())
-
-    async def _directory(self) -> None:
-        try:
-            records = await directory_sync(
-                request=functools.partial(self.client.request, background=True)
-            )
-            await database_sync_to_async(services.extension_directory_replace)(
-                records=records
-            )
-        except TelephonyError as exc:
-            logger.warning("extension directory sync failed: %s", exc)
+            self._directory_task = self._spawn(upkeep.refresh_directory(self.client))
 
     def _watch_sequence(self, event: SessionEvent) -> None:
         session_id = event.telephony_session_id
