@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test bench lint format install install-dev migrate worker simulator check
+.PHONY: run test test-postgres bench lint format install install-dev migrate worker simulator check
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -45,6 +45,11 @@ simulator: install
 
 test: install-dev
 	$(BIN)/pytest -m "not bench"
+
+# The same suite with PostgreSQL as the database (the scaled deployment's).
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_test
+test-postgres: install-dev
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m "not bench" -q
 
 bench: install-dev
 	$(BIN)/pytest -m bench -q -s tests/bench
