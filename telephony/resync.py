@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,7 +54,6 @@ class Report:
     changed: int = 0
     live: int = 0
     errors: int = 0
-    ended_ids: list[str] = field(default_factory=list)
 
     def line(self, seconds: float) -> str:
         return (
@@ -193,10 +192,7 @@ class Resyncer:
             ):
                 self._count(report, await self.refresh(session_id))
         for session_id in known.keys() - live.keys():
-            outcome = await self.refresh(session_id)
-            self._count(report, outcome)
-            if outcome == "ended":
-                report.ended_ids.append(session_id)
+            self._count(report, await self.refresh(session_id))
         report.live = len(self.model)
         seconds = (datetime.now(UTC) - started).total_seconds()
         logger.info(report.line(seconds))

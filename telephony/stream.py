@@ -235,15 +235,15 @@ async def _establish(
             )
         if not isinstance(first, ConnectionDetails):
             raise TelephonyUnavailable(f"expected ConnectionDetails, got {first!r}")
-        recovered = first.recovery_state == "Successful" and session.subscription
-        if not recovered:
+        kept = session.subscription if first.recovery_state == "Successful" else None
+        if kept is None:
             # A new WebSocket session numbers its wsc from 1 again: the old
             # token is dead and must not outrank the new one.
             session.forget()
         session.seen(first.wsc)
         session.recovery_timeout = float(first.recovery_timeout or 0)
-        if recovered and session.subscription:
-            return Connected(first, session.subscription, recovered=True)
+        if kept is not None:
+            return Connected(first, kept, recovered=True)
         if first.recovery_state == "Failed":
             logger.warning(
                 "session recovery failed (%s): resubscribing",

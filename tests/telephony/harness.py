@@ -13,7 +13,9 @@ import httpx
 
 from telephony import broadcast
 from telephony.worker import TelephonyWorker
-from tests.conftest import WAIT
+from tests.conftest import WAIT, phone, place_call
+
+__all__ = ["phone"]  # re-exported: the harness is the tests' one import
 
 LIVE = ("Disconnected", "Gone")
 
@@ -100,17 +102,8 @@ def model_view(worker: TelephonyWorker) -> dict[str, dict[str, str]]:
 
 
 async def place(sim_api: httpx.AsyncClient, **fields: Any) -> str:
-    body = {"scenario": "inbound", "talk_seconds": None, "auto_answer": False, **fields}
-    response = await sim_api.post("/_sim/calls", json=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["telephonySessionId"])
-
-
-async def phone(sim_api: httpx.AsyncClient, session_id: str, action: str) -> None:
-    response = await sim_api.post(
-        f"/_sim/calls/{session_id}/phone", json={"action": action}
-    )
-    assert response.status_code == 200, response.text
+    """An inbound call that rings until answered and talks until hung up."""
+    return await place_call(sim_api, talk_seconds=None, auto_answer=False, **fields)
 
 
 async def fault(sim_api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +16,8 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
-from telephony import broadcast, services
+from telephony import services
 from telephony.events import parse_session_event
 from telephony.history import HistoryWriter
 from telephony.models import CallRecord, PartyRecord
@@ -326,15 +324,6 @@ class RecordingWorker(TelephonyWorker):
         if change is not None:
             self.history.record(change)
         await super().publish(change)
-
-
-@pytest.fixture
-async def probe() -> AsyncIterator[tuple[Any, str]]:
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(broadcast.SUPERVISORS, channel)
-    yield layer, channel
-    await layer.group_discard(broadcast.SUPERVISORS, channel)
 
 
 async def next_message(layer: Any, channel: str, kind: str) -> dict[str, Any]:

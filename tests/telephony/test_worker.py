@@ -13,6 +13,7 @@ from telephony.worker import TelephonyWorker
 from tests.conftest import phone, place_call
 from tests.telephony.harness import (
     call_update,
+    command,
     is_status,
     no_delay,
     receive_until,
@@ -41,17 +42,7 @@ async def test_a_new_call_reaches_probe_and_hold_is_confirmed(
         agent_party = talking["call"]["agentPartyId"]
         assert agent_party
 
-        reply_channel = await layer.new_channel()
-        await broadcast.request_command(
-            layer,
-            reply_to=reply_channel,
-            request_id="r1",
-            action="hold",
-            session_id=session_id,
-            party_id=agent_party,
-            user="alice",
-        )
-        reply = await receive_until(layer, reply_channel, lambda m: True)
+        _, reply = await command(layer, "hold", session_id, agent_party)
         assert reply["ok"] is True, reply
         held = await receive_until(layer, probe, call_update(session_id, "held"))
         assert held["seq"] > talking["seq"]
@@ -89,17 +80,10 @@ async def test_rejected_command_replies_with_ringcentral_code(
         session_id = await place_call(sim_api)
         await phone(sim_api, session_id, "answer")
         talking = await receive_until(layer, probe, call_update(session_id, "talking"))
-        reply_channel = await layer.new_channel()
-        await broadcast.request_command(
-            layer,
-            reply_to=reply_channel,
-            request_id="r2",
-            action="unhold",  # not on hold: RingCentral answers 409
-            session_id=session_id,
-            party_id=talking["call"]["agentPartyId"],
-            user="alice",
+        # Not on hold: RingCentral answers 409.
+        _, reply = await command(
+            layer, "unhold", session_id, talking["call"]["agentPartyId"]
         )
-        reply = await receive_until(layer, reply_channel, lambda m: True)
     assert reply["ok"] is False
     assert reply["status"] == 409
     assert "not in a state" in reply["message"]
