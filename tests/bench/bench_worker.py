@@ -14,7 +14,6 @@ import gc
 import json
 import time
 import tracemalloc
-from pathlib import Path
 
 import pytest
 from channels.layers import InMemoryChannelLayer
@@ -27,7 +26,8 @@ from telephony.worker import TelephonyWorker
 
 pytestmark = pytest.mark.bench
 
-CAPTURED = Path(__file__).resolve().parents[3] / "shared/ringcentral/captured"
+from tests.support.paths import CAPTURED  # noqa: E402
+
 COPIES = 400  # x 29 captured events
 
 

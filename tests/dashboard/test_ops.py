@@ -8,7 +8,6 @@ import itertools
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,8 +26,8 @@ from telephony.models import CallRecord, CommandAudit, Extension
 from telephony.state import LiveModel
 from telephony.worker import TelephonyWorker
 from tests.conftest import WAIT
+from tests.support.paths import CAPTURED
 
-CAPTURED = Path(__file__).resolve().parents[3] / "shared/ringcentral/captured"
 HEALTH = {
     "connected": True,
     "subscription_active": True,

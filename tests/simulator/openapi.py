@@ -7,7 +7,6 @@ Schema resource, so `$ref`s between components resolve as in the file.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,9 +14,9 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[3] / "shared/ringcentral/rc-public-openapi.yml"
-)
+from tests.support.paths import OPENAPI
+
+SPEC_PATH = OPENAPI
 SPEC_URI = "urn:ringcentral:rc-public-openapi"
 
 

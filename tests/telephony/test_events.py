@@ -36,7 +36,8 @@ from telephony.exceptions import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telephony"
-CAPTURED = Path(__file__).resolve().parents[3] / "shared/ringcentral/captured"
+from tests.support.paths import CAPTURED  # noqa: E402
+
 SESSION = "s-0a1b2c3d4e5f40718293a4b5c6d7e8f9"
 PARTY = "p-0a1b2c3d4e5f40718293a4b5c6d7e8f9-2"
 

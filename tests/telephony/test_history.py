@@ -11,7 +11,6 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +23,8 @@ from telephony.models import CallRecord, PartyRecord
 from telephony.state import Change, LiveModel
 from telephony.worker import TelephonyWorker
 from tests.conftest import WAIT, phone, place_call
+from tests.support.paths import CAPTURED
 
-CAPTURED = Path(__file__).resolve().parents[3] / "shared/ringcentral/captured"
 IVR = "inbound-pstn-ivr-user-hold.json"
 INTERNAL = "internal-ext-to-ext-hold.json"
 OUTBOUND = "outbound-user-to-pstn-hold.json"

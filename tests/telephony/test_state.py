@@ -15,8 +15,8 @@ import pytest
 
 from telephony.events import SessionEvent, parse_call_session, parse_session_event
 from telephony.state import Change, LiveModel
+from tests.support.paths import CAPTURED
 
-CAPTURED = Path(__file__).resolve().parents[3] / "shared/ringcentral/captured"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telephony"
 IVR = "inbound-pstn-ivr-user-hold.json"
 INTERNAL = "internal-ext-to-ext-hold.json"

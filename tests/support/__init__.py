@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Everything the served processes printed, for debugging a failed test.
 OUTPUT: list[str] = []
 PASSWORD_LINE = re.compile(r"Log in as '(?P<user>[^']+)' with password '(?P<pw>[^']+)'")
