@@ -5,15 +5,8 @@ which writes the worker's updates to every local console), ask the worker
 for a snapshot, and hand commands to the worker over the channel layer.
 Never calls RingCentral itself.
 
-Browser protocol (JSON):
-  server -> browser: snapshot {epoch, seq, calls, worker},
-      call_updated {epoch, seq, call}, call_ended {epoch, seq, call},
-      worker_status {epoch, worker},
-      command_result {requestId, ok, message, errorCode, status, retryAfter},
-      command_confirmed {requestId, confirmed, message},
-      error {message}
-  browser -> server: command {requestId, action, sessionId, partyId, params?},
-      resync {}
+The browser protocol (every frame) is defined and built in
+dashboard.protocol; the actions and their parameters in telephony.actions.
 """
 
 from __future__ import annotations
@@ -21,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -31,8 +23,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from dashboard import protocol
 from dashboard.feed import feed_for
-from telephony import broadcast
+from telephony import actions, broadcast
 
 logger = logging.getLogger("dashboard.consumers")
 
@@ -41,26 +34,14 @@ logger = logging.getLogger("dashboard.consumers")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}$")
 
 
-# What a command may carry besides the party: a recording to pause/resume,
-# or one transfer target. Values are short strings.
-PARAM_NAMES = (
-    "recordingId",
-    "extensionNumber",
-    "phoneNumber",
-    "voicemail",
-    "parkOrbit",
-)
-PARAM_PATTERN = re.compile(r"^[A-Za-z0-9_.:=*#+-]{1,64}$")
-
-
 OVERLOADED = (
     "Switchboard could not reach the telephony worker just now; try again in a moment."
 )
 
 
-def _user_may_control(user_id: int) -> bool:
+def _user_may(user_id: int, permission: str) -> bool:
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    return user is not None and user.has_perm("telephony.control_calls")
+    return user is not None and user.has_perm(permission)
 
 
 class BadMessage(ValueError):
@@ -73,22 +54,6 @@ def valid_id(content: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not ID_PATTERN.match(value):
         raise BadMessage(f"Invalid {name}.")
     return value
-
-
-def command_params(raw: Any) -> dict[str, str]:
-    """Validate a command's `params` object (may be absent)."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise BadMessage("Command params must be an object.")
-    params = {}
-    for name, value in raw.items():
-        if name not in PARAM_NAMES:
-            raise BadMessage(f"Unknown command parameter {name!r}.")
-        if not isinstance(value, str) or not PARAM_PATTERN.match(value):
-            raise BadMessage(f"Invalid value for {name}.")
-        params[name] = value
-    return params
 
 
 class SupervisorConsumer(AsyncJsonWebsocketConsumer):
@@ -145,12 +110,14 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             await self._error(OVERLOADED, content)
 
     async def _error(self, message: str, content: Any) -> None:
-        reply = {"type": "error", "message": message}
         request_id = content.get("requestId") if isinstance(content, dict) else None
-        if isinstance(request_id, str) and ID_PATTERN.match(request_id):
-            # The console un-blocks the call this command was pending on.
-            reply["requestId"] = request_id
-        await self.send_json(reply)
+        if not isinstance(request_id, str) or not ID_PATTERN.match(request_id):
+            request_id = None
+        # With a requestId, the console un-blocks the call it was pending on.
+        await self._send(protocol.error(message, request_id=request_id))
+
+    async def _send(self, frame: Any) -> None:
+        await self.send(text_data=protocol.dumps(frame))
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -158,7 +125,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         try:
             content = await self.decode_json(text_data or "")
         except (ValueError, RecursionError):  # not JSON, or absurdly nested
-            await self.send_json({"type": "error", "message": "Messages must be JSON."})
+            await self._send(protocol.error("Messages must be JSON."))
             return
         await self.receive_json(content)
 
@@ -181,91 +148,93 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             raise BadMessage("A command needs a requestId.")
         if request_id in self.pending:
             raise BadMessage("This command was already sent.")
-        if not await self._may_control():
+        action = actions.ACTIONS.get(content.get("action"))  # type: ignore[arg-type]
+        if action is None:
+            raise BadMessage(f"Unknown action {content.get('action')!r}.")
+        if not await self._may(action.permission):
             raise BadMessage("You do not have permission to control calls.")
-        action = content.get("action")
-        if action not in broadcast.COMMAND_ACTIONS:
-            raise BadMessage(f"Unknown action {action!r}.")
         session_id = valid_id(content, "sessionId")
         party_id = valid_id(content, "partyId")
+        try:
+            params = action.clean(content.get("params"))
+        except actions.InvalidParams as exc:
+            raise BadMessage(str(exc)) from None
         await broadcast.request_command(
             self.channel_layer,
             reply_to=self.channel_name,
             request_id=request_id,
-            action=action,
+            action=action.name,
             session_id=session_id,
             party_id=party_id,
             user=self.username,
-            params=command_params(content.get("params")),
+            params=params,
         )
         loop = asyncio.get_running_loop()
         self.pending[request_id] = loop.call_later(
             settings.COMMAND_REPLY_TIMEOUT,
-            lambda: asyncio.ensure_future(self._command_timed_out(request_id, action)),
+            lambda: asyncio.ensure_future(
+                self._command_timed_out(request_id, action, session_id)
+            ),
         )
 
-    async def _may_control(self) -> bool:
+    async def _may(self, permission: str) -> bool:
         """Checked on every command against the database, not the login:
         a permission withdrawn (or a user deactivated) takes effect on open
         consoles at once. Commands are rare; the query is cheap."""
-        return await database_sync_to_async(_user_may_control)(self.user_id)
+        return await database_sync_to_async(_user_may)(self.user_id, permission)
 
-    async def _command_timed_out(self, request_id: str, action: str) -> None:
+    async def _command_timed_out(
+        self, request_id: str, action: actions.Action, session_id: str
+    ) -> None:
         if self.pending.pop(request_id, None) is None:
             return
-        await self.send_json(
-            {
-                "type": "command_result",
-                "requestId": request_id,
-                "ok": False,
-                "message": f"{action.capitalize()}: no answer from the telephony "
-                "worker yet; it may still happen. Check the worker before retrying.",
-                "errorCode": None,
-                "status": None,
-                "retryAfter": None,
-            }
+        await self._send(
+            protocol.command_result(
+                request_id=request_id,
+                ok=False,
+                action=action.name,
+                session_id=session_id,
+                message=f"{action.title}: no answer from the telephony worker "
+                "yet; it may still happen. Check the worker before retrying.",
+            )
         )
 
     # --- worker -> server -------------------------------------------------
 
     async def telephony_snapshot_sent(self, event: broadcast.SnapshotSent) -> None:
-        await self.send_json(
-            {
-                "type": "snapshot",
-                "serverTime": datetime.now(UTC).isoformat(),
-                "epoch": event["epoch"],
-                "seq": event["seq"],
-                "calls": event["calls"],
-                "worker": event["status"],
-            }
+        await self._send(
+            protocol.snapshot(
+                epoch=event["epoch"],
+                seq=event["seq"],
+                calls=event["calls"],
+                worker=event["status"],
+            )
         )
 
     async def telephony_command_confirmed(
         self, event: broadcast.CommandConfirmed
     ) -> None:
-        await self.send_json(
-            {
-                "type": "command_confirmed",
-                "requestId": event["request_id"],
-                "confirmed": event["confirmed"],
-                "message": event["message"],
-            }
+        await self._send(
+            protocol.command_confirmed(
+                request_id=event["request_id"],
+                confirmed=event["confirmed"],
+                message=event["message"],
+            )
         )
 
     async def telephony_command_replied(self, event: broadcast.CommandReplied) -> None:
         timer = self.pending.pop(event["request_id"], None)
         if timer is not None:
             timer.cancel()
-        await self.send_json(
-            {
-                "type": "command_result",
-                "requestId": event["request_id"],
-                "ok": event["ok"],
-                "action": event["action"],
-                "sessionId": event["session_id"],
-                "message": event["message"],
-                "errorCode": event["error_code"],
-                "status": event["status"],
-                "retryAfter": event["retry_after"],
-            }
+        await self._send(
+            protocol.command_result(
+                request_id=event["request_id"],
+                ok=event["ok"],
+                action=event["action"],
+                session_id=event["session_id"],
+                message=event["message"],
+                error_code=event["error_code"],
+                status=event["status"],
+                retry_after=event["retry_after"],
+            )
         )

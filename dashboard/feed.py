@@ -17,11 +17,11 @@ anything still sees the `seq` gap and resyncs from a snapshot.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import weakref
 from typing import Any, Protocol
 
+from dashboard import protocol
 from telephony import broadcast
 
 logger = logging.getLogger("dashboard.feed")
@@ -34,25 +34,20 @@ class Console(Protocol):
 def browser_frame(message: dict[str, Any]) -> str | None:
     """The console's JSON text for one group message (None: not for them)."""
     kind = message.get("type")
+    frame: protocol.CallFrame | protocol.WorkerStatusFrame
     if kind in ("telephony.call_updated", "telephony.call_ended"):
-        frame = {
-            "type": "call_updated"
-            if kind == "telephony.call_updated"
-            else "call_ended",
-            "epoch": message["epoch"],
-            "seq": message["seq"],
-            "call": message["call"],
-        }
+        frame = protocol.call_changed(
+            ended=kind == "telephony.call_ended",
+            epoch=message["epoch"],
+            seq=message["seq"],
+            call=message["call"],
+        )
     elif kind == "telephony.worker_status":
-        frame = {
-            "type": "worker_status",
-            "epoch": message["epoch"],
-            "worker": message["status"],
-        }
+        frame = protocol.worker_status(epoch=message["epoch"], worker=message["status"])
     else:
         logger.warning("live feed: unexpected message type %r", kind)
         return None
-    return json.dumps(frame, separators=(",", ":"))
+    return protocol.dumps(frame)
 
 
 # Every type the feed turns into browser frames.

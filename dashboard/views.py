@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboard.selectors import extension_directory_get
-from telephony import broadcast
+from telephony import actions, broadcast
 
 logger = logging.getLogger("dashboard.views")
 
@@ -41,11 +41,15 @@ HEALTH_FIELDS = (
 
 @login_required
 def console(request: HttpRequest) -> HttpResponse:
-    can_control = request.user.has_perm("telephony.control_calls")
+    can_control = request.user.has_perm(actions.CONTROL_CALLS)
     return render(
         request,
         "dashboard/console.html",
-        {"can_control": can_control, "directory": extension_directory_get()},
+        {
+            "can_control": can_control,
+            "directory": extension_directory_get(),
+            "actions": actions.page_registry(),
+        },
     )
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+from telephony.live.views import CallView
+
 # Every supervisor console joins this group.
 SUPERVISORS = "telephony.supervisors"
 # The worker's inbox: a plain named channel, so exactly one worker reads
@@ -33,37 +35,15 @@ WORKER_INBOX = "telephony.worker"
 JsonDict = dict[str, Any]
 
 CallKind = Literal["updated", "ended"]
-CommandAction = Literal[
-    "hold",
-    "unhold",
-    "mute",
-    "unmute",
-    "record_start",
-    "record_pause",
-    "record_resume",
-    "end",
-    "transfer",
-    "listen",
-]
-COMMAND_ACTIONS: tuple[CommandAction, ...] = (
-    "hold",
-    "unhold",
-    "mute",
-    "unmute",
-    "record_start",
-    "record_pause",
-    "record_resume",
-    "end",
-    "transfer",
-    "listen",
-)
+# An action name of the registry (telephony.actions.ACTIONS).
+CommandAction = str
 
 
 class CallChanged(TypedDict):
     type: Literal["telephony.call_updated", "telephony.call_ended"]
     epoch: str
     seq: int
-    call: JsonDict
+    call: CallView
 
 
 class WorkerStatus(TypedDict):
@@ -82,7 +62,7 @@ class SnapshotSent(TypedDict):
     type: Literal["telephony.snapshot_sent"]
     epoch: str
     seq: int
-    calls: list[JsonDict]
+    calls: list[CallView]
     status: JsonDict
 
 
@@ -144,7 +124,7 @@ WORKER_TYPES = (
 
 
 async def publish_call_changed(
-    layer: Any, *, kind: CallKind, epoch: str, seq: int, call: JsonDict
+    layer: Any, *, kind: CallKind, epoch: str, seq: int, call: CallView
 ) -> None:
     """Tell every console that a call changed (or ended)."""
     message: CallChanged = {
@@ -186,7 +166,7 @@ async def send_snapshot(
     channel: str,
     epoch: str,
     seq: int,
-    calls: list[JsonDict],
+    calls: list[CallView],
     status: JsonDict,
 ) -> None:
     """Answer a snapshot request: calls as of `seq`, and the worker status."""

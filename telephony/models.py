@@ -2,8 +2,8 @@
 directory and the supervisors' command audit.
 
 Live call state is never read from here: the worker's in-memory model is the
-source of truth for what is happening now (telephony.state). History is
-written behind it, in batches (telephony.history), and is evidence: the
+source of truth for what is happening now (telephony.live.model). History is
+written behind it, in batches (telephony.history.writer), and is evidence: the
 admin shows it read-only.
 """
 

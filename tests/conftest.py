@@ -9,12 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from telephony.client import RingCentralClient
+from telephony.ringcentral.client import RingCentralClient
 from telephony.simulator import Simulator, SimulatorConfig
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
-
-# Every await on the network in a test is bounded by this (seconds).
-WAIT = 10.0
+from tests.support import WAIT
 
 
 @pytest.fixture(autouse=True)
@@ -63,18 +61,3 @@ async def sim_api(simulator: Simulator) -> AsyncIterator[httpx.AsyncClient]:
     """The simulator's control API (/_sim/), for scripting the floor."""
     async with httpx.AsyncClient(base_url=simulator.url, timeout=WAIT) as http:
         yield http
-
-
-async def place_call(sim_api: httpx.AsyncClient, **fields: Any) -> str:
-    """Create an inbound call through the control API; return its id."""
-    response = await sim_api.post("/_sim/calls", json={"scenario": "inbound", **fields})
-    assert response.status_code == 201, response.text
-    return str(response.json()["telephonySessionId"])
-
-
-async def phone(sim_api: httpx.AsyncClient, session_id: str, action: str) -> None:
-    """Do what an agent does on the desk phone."""
-    response = await sim_api.post(
-        f"/_sim/calls/{session_id}/phone", json={"action": action}
-    )
-    assert response.status_code == 200, response.text

@@ -27,6 +27,10 @@ const callCount = document.getElementById("call-count");
 const notice = document.getElementById("notice");
 // {extensionId: {number, name}} from the extension directory, for labels.
 const directory = JSON.parse(document.getElementById("directory")?.textContent || "{}");
+// The action registry (telephony/actions.py): name, button label, pending
+// label, the agent-leg statuses (and muted/recording state) it applies to.
+const ACTIONS = JSON.parse(document.getElementById("actions").textContent);
+const ACTION_BY_NAME = Object.fromEntries(ACTIONS.map((a) => [a.name, a]));
 
 const STATE_LABELS = {
   setup: "Connecting",
@@ -224,7 +228,7 @@ function fillCard(card, call) {
   card.classList.toggle("pending", Boolean(commandPending));
   const stateLabel = STATE_LABELS[call.state] || call.state;
   card.querySelector(".state").textContent = commandPending
-    ? `${stateLabel} · ${PENDING_LABELS[commandPending.action] || "working…"}`
+    ? `${stateLabel} · ${ACTION_BY_NAME[commandPending.action]?.pending || "working…"}`
     : stateLabel;
   card.querySelector(".flags").textContent = flagsOf(agent);
   const since = agent ? agent.since : call.updatedAt;
@@ -276,19 +280,6 @@ function fillParties(list, call) {
   );
 }
 
-const PENDING_LABELS = {
-  hold: "holding…",
-  unhold: "resuming…",
-  mute: "muting…",
-  unmute: "unmuting…",
-  record_start: "starting recording…",
-  record_pause: "pausing recording…",
-  record_resume: "resuming recording…",
-  end: "ending…",
-  transfer: "transferring…",
-  listen: "connecting you…",
-};
-
 function button(text, onClick, disabled) {
   const b = document.createElement("button");
   b.type = "button";
@@ -298,35 +289,35 @@ function button(text, onClick, disabled) {
   return b;
 }
 
-function agentActions(call, agent) {
-  // [label, action, params] for what the agent's leg allows now.
-  const actions = [];
-  const engaged = agent.status === "Answered" || agent.status === "Hold";
-  if (agent.status === "Answered") actions.push(["Hold", "hold"]);
-  if (agent.status === "Hold") actions.push(["Unhold", "unhold"]);
-  if (!engaged) return actions;
-  actions.push(agent.muted ? ["Unmute", "unmute"] : ["Mute", "mute"]);
+function recordingState(agent) {
   const recording = (agent.recordings || [])[0];
-  if (!recording) actions.push(["Record", "record_start"]);
-  else if (recording.active) actions.push(["Pause rec", "record_pause", { recordingId: recording.id }]);
-  else actions.push(["Resume rec", "record_resume", { recordingId: recording.id }]);
-  actions.push(["Listen", "listen"]);
-  return actions;
+  if (!recording) return ["none", null];
+  return [recording.active ? "active" : "paused", recording.id];
+}
+
+function offered(action, agent) {
+  // Whether the registry offers `action` on the agent's leg as it is now.
+  if (!action.statuses.includes(agent.status)) return false;
+  if (action.muted !== null && Boolean(agent.muted) !== action.muted) return false;
+  return action.recording === null || recordingState(agent)[0] === action.recording;
 }
 
 function fillActions(box, call, agent, commandPending) {
   box.replaceChildren();
   if (!canControl || !agent) return;
   const busy = Boolean(commandPending);
-  for (const [text, action, params] of agentActions(call, agent)) {
-    box.appendChild(button(text, () => command(call.id, agent.id, action, params), busy));
+  for (const action of ACTIONS) {
+    if (!offered(action, agent)) continue;
+    let onClick;
+    if (action.name === "transfer") onClick = () => askTransfer(call, agent);
+    else if (action.params.includes("recordingId")) {
+      const params = { recordingId: recordingState(agent)[1] };
+      onClick = () => command(call.id, agent.id, action.name, params);
+    } else onClick = () => command(call.id, agent.id, action.name);
+    const b = button(action.label, onClick, busy);
+    if (action.name === "end") b.classList.add("danger");
+    box.appendChild(b);
   }
-  if (agent.status === "Answered" || agent.status === "Hold") {
-    box.appendChild(button("Transfer", () => askTransfer(call, agent), busy));
-  }
-  const end = button("End", () => command(call.id, agent.id, "end"), busy);
-  end.classList.add("danger");
-  box.appendChild(end);
 }
 
 function askTransfer(call, agent) {

@@ -6,7 +6,7 @@ from typing import TypedDict
 
 from django.conf import settings
 
-from telephony.client import RingCentralClient
+from telephony.ringcentral.client import RingCentralClient
 
 
 def client_from_settings(server_url: str | None = None) -> RingCentralClient:

@@ -57,7 +57,7 @@ from tests.bench.fanout_peers import (
     pipe_recv,
     stamp,
 )
-from tests.support import ServedApp, login_cookie, start_served_app
+from tests.support.served import ServedApp, login_cookie, start_served_app
 
 pytestmark = pytest.mark.bench
 

@@ -23,9 +23,9 @@ import pytest
 import websockets
 from websockets.asyncio.server import serve
 
-from telephony.client import RingCentralClient
+from telephony.ringcentral.client import RingCentralClient
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
-from tests.support import ServedApp, start_served_app
+from tests.support.served import ServedApp, start_served_app
 
 pytestmark = pytest.mark.bench
 

@@ -18,8 +18,8 @@ import time
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from telephony.client import RingCentralClient
-from telephony.ratelimit import RateGate
+from telephony.ringcentral.client import RingCentralClient
+from telephony.ringcentral.ratelimit import RateGate
 from telephony.simulator import Simulator, SimulatorConfig
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
 from telephony.worker import TelephonyWorker

@@ -19,9 +19,9 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 
 from telephony import broadcast
-from telephony.client import RingCentralClient
-from telephony.events import parse_frame
-from telephony.state import LiveModel
+from telephony.live.model import LiveModel
+from telephony.ringcentral.client import RingCentralClient
+from telephony.ringcentral.events import parse_frame
 from telephony.worker import TelephonyWorker
 
 pytestmark = pytest.mark.bench

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.support import ServedApp, start_served_app
+from tests.support.served import ServedApp, start_served_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

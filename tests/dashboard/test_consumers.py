@@ -14,14 +14,18 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, Permission, User
 
+from dashboard import protocol
 from dashboard.asgi import application
 from dashboard.consumers import SupervisorConsumer
 from dashboard.feed import FEED_TYPES
 from telephony import broadcast
-from tests.conftest import WAIT
+from tests.support import WAIT
+from tests.support.calls import call_view
+from tests.support.frames import receive_frame
 
 HEADERS = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
-CALL = {"id": "s-1", "state": "talking", "parties": [], "agentPartyId": "p-1-2"}
+CALL = call_view("s-1", agent_party_id="p-1-2")
+WIRE = protocol.call_wire(CALL)
 
 
 def create_user(username: str, *, control: bool) -> User:
@@ -54,13 +58,13 @@ async def console(request) -> AsyncIterator[WebsocketCommunicator]:
         calls=[CALL],
         status={"connected": True, "error": None, "since": None},
     )
-    snapshot = await communicator.receive_json_from(timeout=WAIT)
+    snapshot = await receive_frame(communicator)
     assert snapshot.pop("serverTime")  # for the console's clock offset
     assert snapshot == {
         "type": "snapshot",
         "epoch": "e1",
         "seq": 7,
-        "calls": [CALL],
+        "calls": [WIRE],
         "worker": {"connected": True, "error": None, "since": None},
     }
     yield communicator
@@ -72,16 +76,16 @@ async def test_call_updates_are_forwarded_with_their_seq(console):
     await broadcast.publish_call_changed(
         get_channel_layer(), kind="updated", epoch="e1", seq=8, call=CALL
     )
-    assert await console.receive_json_from(timeout=WAIT) == {
+    assert await receive_frame(console) == {
         "type": "call_updated",
         "epoch": "e1",
         "seq": 8,
-        "call": CALL,
+        "call": WIRE,
     }
     await broadcast.publish_call_changed(
         get_channel_layer(), kind="ended", epoch="e1", seq=9, call=CALL
     )
-    assert (await console.receive_json_from(timeout=WAIT))["type"] == "call_ended"
+    assert (await receive_frame(console))["type"] == "call_ended"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -114,7 +118,7 @@ async def test_hold_click_travels_to_the_worker_and_its_reply_back(console):
         error_code="CMN-xyz",
         message="Hold failed.",
     )
-    reply = await console.receive_json_from(timeout=WAIT)
+    reply = await receive_frame(console)
     assert reply["type"] == "command_result"
     assert (reply["requestId"], reply["ok"], reply["errorCode"]) == (
         "req-1",
@@ -139,7 +143,7 @@ async def test_hold_click_travels_to_the_worker_and_its_reply_back(console):
 )
 async def test_bad_browser_messages_get_an_error_and_the_socket_stays_up(console, raw):
     await console.send_to(text_data=raw)
-    reply = await console.receive_json_from(timeout=WAIT)
+    reply = await receive_frame(console)
     assert reply["type"] == "error"
     assert reply["message"]
     await console.send_json_to({"type": "resync"})  # still serving
@@ -158,7 +162,7 @@ async def test_supervisor_without_permission_cannot_send_commands(console):
             "partyId": "p-1-2",
         }
     )
-    reply = await console.receive_json_from(timeout=WAIT)
+    reply = await receive_frame(console)
     assert reply == {
         "type": "error",
         "message": "You do not have permission to control calls.",
@@ -179,7 +183,7 @@ async def test_command_without_worker_reply_times_out_in_plain_words(console, se
         }
     )
     await inbox()  # the worker never answers
-    reply = await console.receive_json_from(timeout=WAIT)
+    reply = await receive_frame(console)
     assert reply["ok"] is False
     assert "no answer from the telephony worker" in reply["message"]
 
@@ -237,15 +241,19 @@ async def test_a_withdrawn_permission_applies_to_an_open_console(console):
             "partyId": "p-1-2",
         }
     )
-    reply = await console.receive_json_from(timeout=WAIT)
+    reply = await receive_frame(console)
     assert reply["message"] == "You do not have permission to control calls."
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_absurdly_nested_json_gets_an_error_not_a_crash(console):
     await console.send_to(text_data="[" * 200_000)
-    reply = await console.receive_json_from(timeout=WAIT)
-    assert reply == {"type": "error", "message": "Messages must be JSON."}
+    reply = await receive_frame(console)
+    assert reply == {
+        "type": "error",
+        "message": "Messages must be JSON.",
+        "requestId": None,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -260,5 +268,5 @@ async def test_a_reused_request_id_is_refused(console):
     await console.send_json_to(command)
     await inbox()
     await console.send_json_to(command)
-    reply = await console.receive_json_from(timeout=WAIT)
+    reply = await receive_frame(console)
     assert reply["message"] == "This command was already sent."

@@ -10,13 +10,16 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from dashboard import protocol
 from dashboard.consumers import SupervisorConsumer
 from dashboard.feed import LocalFeed, browser_frame
 from telephony import broadcast
-from tests.conftest import WAIT
 from tests.dashboard.test_consumers import create_user
+from tests.support import WAIT
+from tests.support.calls import call_view
+from tests.support.frames import receive_frame
 
-CALL = {"id": "s-1", "state": "talking", "parties": []}
+CALL = call_view("s-1")
 
 
 async def open_console(name: str) -> WebsocketCommunicator:
@@ -36,8 +39,13 @@ async def test_many_consoles_are_one_group_member_and_all_get_each_update():
         layer, kind="updated", epoch="e", seq=1, call=CALL
     )
     for console in consoles:
-        frame = await console.receive_json_from(timeout=WAIT)
-        assert frame == {"type": "call_updated", "epoch": "e", "seq": 1, "call": CALL}
+        frame = await receive_frame(console)
+        assert frame == {
+            "type": "call_updated",
+            "epoch": "e",
+            "seq": 1,
+            "call": protocol.call_wire(CALL),
+        }
     for console in consoles:
         await console.disconnect()
     assert not layer.groups.get(broadcast.SUPERVISORS)  # the last one left

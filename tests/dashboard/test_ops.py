@@ -18,14 +18,15 @@ from django.core.management import call_command
 from django.test import AsyncClient, AsyncRequestFactory, Client
 
 from dashboard import views
-from telephony import broadcast, metrics, services
+from telephony import broadcast, metrics
 from telephony.admin import duration
-from telephony.events import parse_session_event
+from telephony.history import services
+from telephony.live.model import LiveModel
 from telephony.management.commands.telephony_worker import Command
 from telephony.models import CallRecord, CommandAudit, Extension
-from telephony.state import LiveModel
+from telephony.ringcentral.events import parse_session_event
 from telephony.worker import TelephonyWorker
-from tests.conftest import WAIT
+from tests.support import WAIT
 from tests.support.paths import CAPTURED
 
 HEALTH = {

@@ -21,8 +21,8 @@ import redis
 import websockets
 
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
-from tests.conftest import WAIT
-from tests.support import Process, answers, free_port, login_cookie
+from tests.support import WAIT
+from tests.support.served import Process, answers, free_port, login_cookie
 
 POSTGRES = os.environ.get(
     "SWITCHBOARD_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"

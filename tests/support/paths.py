@@ -11,3 +11,4 @@ RINGCENTRAL = FIXTURES / "ringcentral"
 CAPTURED = RINGCENTRAL / "captured"
 # RingCentral's own OpenAPI description, unmodified.
 OPENAPI = RINGCENTRAL / "rc-public-openapi.yml"
+TELEPHONY = FIXTURES / "telephony"  # our own small payload samples

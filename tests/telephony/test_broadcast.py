@@ -8,12 +8,11 @@ import json
 import uuid
 
 import msgpack
-import pytest
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
 from telephony import broadcast
-from tests.conftest import WAIT
+from tests.support import WAIT
 
 CALL = {
     "id": "s-1",
@@ -98,11 +97,3 @@ async def test_worker_inbox_and_group_work_across_redis():
     finally:
         await layer.flush()
         await layer.close_pools()
-
-
-@pytest.mark.parametrize("action", broadcast.COMMAND_ACTIONS)
-def test_every_command_action_has_a_handler_and_a_label(action):
-    from telephony.commands import ACTIONS, LABELS
-
-    assert action in ACTIONS
-    assert action in LABELS

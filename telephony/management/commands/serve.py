@@ -29,8 +29,8 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandParser
 from twisted.internet import defer, reactor
 
-from telephony.client import RingCentralClient
 from telephony.management.runtime import client_from_settings, simulator_credentials
+from telephony.ringcentral.client import RingCentralClient
 from telephony.worker import TelephonyWorker
 
 logger = logging.getLogger("telephony.serve")

@@ -1,0 +1,368 @@
+"""RingCentral's wire format -> typed, immutable events (PROTOCOL.md §5-§7).
+
+Parse at the edge: `parse_frame` (one WebSocket message), `parse_session_event`
+(a telephony/sessions envelope from a frame, a capture or a webhook) and
+`parse_call_session` (a `GET /telephony/sessions/{id}` body) raise
+`MalformedFrame` on bad input; nothing downstream touches raw dicts, except
+the opaque bodies of other notifications and of REST-over-WebSocket replies.
+
+Tolerant where RingCentral varies: unknown fields ignored, optional ones
+absent, numeric ids made strings, `VoiceMail` read as `Voicemail`, the `s-...`
+peer id accepted under `peerId.sessionId`. Strict where the live model
+depends on a field: `telephonySessionId`, `sequence` (an int), party `id`,
+`status.code`, an event time. The types are frozen slotted dataclasses filled
+by pydantic-core: about 11 us per notification frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar, dataclass_transform
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AliasPath,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from telephony.ringcentral.exceptions import MalformedFrame
+
+# `status.code` values of a party, in the docs' spelling (§6.5, §9).
+STATUS_CODES: tuple[str, ...] = (
+    *("Setup", "Proceeding", "Answered", "Hold", "Parked", "Voicemail"),
+    *("VoiceMailScreening", "FaxReceive", "Disconnected", "Gone", "Tds"),
+)
+FINAL_STATUS_CODES: frozenset[str] = frozenset({"Disconnected", "Gone"})
+# Disconnected with these reasons means the call moved to another device or
+# app of the same user, not that the party left (cc-js #16, call-js).
+NON_FINAL_DISCONNECT_REASONS: frozenset[str] = frozenset({"Pickup", "CallSwitch"})
+
+# Codes compared case-insensitively (§9: the spec says VoiceMail, real events
+# say Voicemail; the docs table says VMScreening). Unknown codes pass as sent.
+_CANONICAL_CODES = {code.lower(): code for code in STATUS_CODES}
+_CANONICAL_CODES["vmscreening"] = "VoiceMailScreening"
+
+
+def _canonical_code(code: str) -> str:
+    return _CANONICAL_CODES.get(code.lower(), code)
+
+
+def _utc(value: datetime) -> datetime:
+    # RingCentral always means UTC; a naive time is taken as UTC, not local.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _peer_ids(value: Any) -> Any:
+    # A cc-js bridge mock puts the s-... id under `sessionId` and omits
+    # `telephonySessionId`; a digits-only `sessionId` is the legacy id.
+    if isinstance(value, dict) and value.get("telephonySessionId") is None:
+        legacy = value.get("sessionId")
+        if isinstance(legacy, str) and not legacy.isdigit():
+            return {**value, "telephonySessionId": legacy}
+    return value
+
+
+_CONFIG = ConfigDict(
+    alias_generator=to_camel,
+    coerce_numbers_to_str=True,  # extension ids are ints in other resources
+    extra="ignore",
+)
+Code = Annotated[str, AfterValidator(_canonical_code)]
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+StrictInt = Annotated[int, Strict()]
+_T = TypeVar("_T")
+
+
+def _alias(*choices: str | tuple[str, ...]) -> Any:
+    """Where a field is read from: a key, or a path like ("park", "id")."""
+    paths = [AliasPath(*c) if isinstance(c, tuple) else c for c in choices]
+    return Field(validation_alias=paths[0] if len(paths) == 1 else AliasChoices(*paths))
+
+
+def _body(*path: str) -> Any:
+    return _alias(("body", *path))
+
+
+# REST bodies before 1.0.42 only had the deprecated `owner` object; events
+# carry `queueCall`, REST parties `attributes.queueCall`.
+_EXTENSION_ID = _alias("extensionId", ("owner", "extensionId"))
+_QUEUE_CALL = _alias("queueCall", ("attributes", "queueCall"))
+# `eventTime` is the state-change time; the send time is a last resort.
+_EVENT_TIME = _alias(("body", "eventTime"), "timestamp")
+
+
+@dataclass_transform(
+    frozen_default=True, kw_only_default=True, field_specifiers=(Field,)
+)
+def _model(cls: type[_T]) -> type[_T]:
+    """Declare a frozen, slotted, keyword-only dataclass pydantic can fill."""
+    cls.__pydantic_config__ = _CONFIG  # type: ignore[attr-defined]
+    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
+
+
+@_model
+class Wsc:
+    """WebSocket session context: keep the latest token to recover (§5.9)."""
+
+    token: str
+    sequence: StrictInt
+
+
+@_model
+class Endpoint:
+    """One end of a party's leg (`from` / `to`)."""
+
+    phone_number: str | None = None
+    name: str | None = None
+    extension_id: str | None = None
+    device_id: str | None = None
+
+
+@_model
+class Peer:
+    """The linked party in another session (status `Gone`)."""
+
+    telephony_session_id: str | None = None
+    party_id: str | None = None
+
+
+@_model
+class PartyStatus:
+    """A party's `status`; `finished` says whether the party left the call."""
+
+    code: Code
+    reason: str | None = None
+    description: str | None = None
+    peer: Annotated[Peer | None, BeforeValidator(_peer_ids), _alias("peerId")] = None
+    parked_data: Annotated[str | None, _alias("parkData")] = None
+
+    @property
+    def finished(self) -> bool:
+        """True for Gone, and for Disconnected unless the call only moved."""
+        if self.code == "Disconnected":
+            return self.reason not in NON_FINAL_DISCONNECT_REASONS
+        return self.code == "Gone"
+
+
+@_model
+class Recording:
+    """A recording of the party; `active` is false while paused."""
+
+    id: str
+    active: bool = False
+
+
+@_model
+class UiCallInfoRecord:
+    """One line of what the RingCentral app displays (queue calls)."""
+
+    type: str | None = None
+    value: str | None = None
+
+
+@_model
+class UiCallInfo:
+    """`uiCallInfo`: the primary and additional display lines."""
+
+    primary: UiCallInfoRecord | None = None
+    additional: UiCallInfoRecord | None = None
+
+
+@_model
+class PartyEvent:
+    """One party as events (§6.4) and REST `CallParty` (§7.1) describe it."""
+
+    id: str
+    status: PartyStatus
+    account_id: str | None = None
+    extension_id: Annotated[str | None, _EXTENSION_ID] = None
+    direction: Literal["Inbound", "Outbound"] | None = None
+    from_: Annotated[Endpoint, _alias("from")] = Endpoint()
+    to: Endpoint = Endpoint()
+    park_id: Annotated[str | None, _alias(("park", "id"))] = None
+    missed_call: bool = False
+    stand_alone: bool = False
+    muted: bool = False
+    recordings: tuple[Recording, ...] = ()
+    queue_call: Annotated[bool, _QUEUE_CALL] = False
+    conference_role: str | None = None
+    ui_call_info: UiCallInfo | None = None
+
+
+@_model
+class SessionEvent:
+    """A telephony/sessions notification: normally one changed party (§6.3)."""
+
+    uuid: str
+    sequence: Annotated[StrictInt, _body("sequence")]
+    telephony_session_id: Annotated[str, _body("telephonySessionId")]
+    event_time: Annotated[UtcDatetime, _EVENT_TIME]
+    parties: Annotated[tuple[PartyEvent, ...], _body("parties")]
+    session_id: Annotated[str | None, _body("sessionId")] = None
+    server_id: Annotated[str | None, _body("serverId")] = None
+    origin: Annotated[str | None, _body("origin", "type")] = None
+
+
+@_model
+class CallSessionSnapshot:
+    """RingCentral's current view of one session (`CallSessionObject`)."""
+
+    id: str
+    origin: Annotated[str | None, _alias(("origin", "type"))] = None
+    creation_time: UtcDatetime | None = None
+    parties: tuple[PartyEvent, ...] = ()
+
+
+@_model
+class ConnectionDetails:
+    """First frame of every connection; recovery fields only after `&wsc=`."""
+
+    message_id: str | None = None
+    wsc: Wsc | None = None
+    recovery_state: str | None = None
+    recovery_error_code: str | None = None
+    idle_timeout: int | None = None
+    absolute_timeout: int | None = None
+    recovery_timeout: int | None = None
+    recovery_buffer_size: int | None = None
+
+
+@_model
+class ClientResponse:
+    """RingCentral's answer to one of our `ClientRequest` frames (§5.5)."""
+
+    message_id: str
+    status: int
+    body: dict[str, Any] | None = None
+    wsc: Wsc | None = None
+
+
+@_model
+class Notification:
+    """A `ServerNotification`; `session` is set for telephony/sessions events,
+    `body` (the raw envelope body) for every other kind of event."""
+
+    uuid: str
+    event: str
+    subscription_id: str | None = None
+    timestamp: str | None = None
+    wsc: Wsc | None = None
+    session: SessionEvent | None = None
+    body: dict[str, Any] | None = None
+
+
+@_model
+class Heartbeat:
+    """Echo of our application-level heartbeat (§5.8)."""
+
+    message_id: str | None = None
+
+
+@_model
+class ErrorFrame:
+    """An `Error` frame, e.g. WSG-902 idle timeout; the socket closes next."""
+
+    message_id: str | None = None
+    status: int | None = None
+    error_code: str | None = None
+    message: str = ""
+
+
+Frame = ConnectionDetails | ClientResponse | Notification | Heartbeat | ErrorFrame
+
+_SESSION_EVENT = TypeAdapter(SessionEvent)
+_CALL_SESSION = TypeAdapter(CallSessionSnapshot)
+_NOTIFICATION = TypeAdapter(Notification)
+_CLIENT_RESPONSE = TypeAdapter(ClientResponse)
+# Frames whose body fields sit beside the header's messageId/status/wsc.
+_FLAT_FRAMES: dict[str, TypeAdapter[Any]] = {
+    "ConnectionDetails": TypeAdapter(ConnectionDetails),
+    "Heartbeat": TypeAdapter(Heartbeat),
+    # A third-party client expects this name; no RingCentral source shows it.
+    "HeartbeatResponse": TypeAdapter(Heartbeat),
+    "Error": TypeAdapter(ErrorFrame),
+}
+_TELEPHONY_PATH = "/telephony/sessions"
+
+
+def parse_frame(raw: str | bytes) -> Frame:
+    """Parse one WebSocket message (`[header]` or `[header, body]`, §5.3).
+
+    Raises MalformedFrame: not JSON, not such an array, an unknown `type`, or
+    a body that does not match its type (including a bad telephony event).
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise MalformedFrame(f"frame is not JSON: {exc}") from exc
+    if not isinstance(data, list) or len(data) not in (1, 2):
+        raise MalformedFrame("frame is not a [header] or [header, body] array")
+    header, body = data[0], (data[1] if len(data) == 2 else None)
+    if not isinstance(header, dict) or not isinstance(body, dict | None):
+        raise MalformedFrame("frame header or body is not an object")
+    kind = header.get("type")
+    if kind == "ServerNotification":
+        return _notification(header, body)
+    head = {key: header.get(key) for key in ("messageId", "status", "wsc")}
+    if kind == "ClientRequest":
+        return _validate(_CLIENT_RESPONSE, {**head, "body": body})
+    if isinstance(kind, str) and kind in _FLAT_FRAMES:
+        frame: Frame = _validate(_FLAT_FRAMES[kind], {**(body or {}), **head})
+        return frame
+    raise MalformedFrame(f"unknown frame type {kind!r}")
+
+
+def parse_session_event(data: dict[str, Any] | bytes | str) -> SessionEvent:
+    """Parse a telephony/sessions envelope (`uuid`, `event`, ..., `body`).
+
+    Raises MalformedFrame when a field the live model needs is missing or bad.
+    """
+    return _validate(_SESSION_EVENT, data)
+
+
+def parse_call_session(data: dict[str, Any] | bytes | str) -> CallSessionSnapshot:
+    """Parse the body of `GET /restapi/v1.0/account/~/telephony/sessions/{id}`.
+
+    Raises MalformedFrame when the body has no session `id` or a bad party.
+    """
+    return _validate(_CALL_SESSION, data)
+
+
+def _validate(adapter: TypeAdapter[_T], data: Any) -> _T:
+    """Validate parsed JSON, or JSON text or bytes, into `adapter`'s type."""
+    try:
+        if isinstance(data, str | bytes):
+            return adapter.validate_json(data)
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        # Only locations and messages: inputs may hold phone numbers.
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)[:3]
+        )
+        raise MalformedFrame(problems) from exc
+
+
+def _notification(
+    header: dict[str, Any], envelope: dict[str, Any] | None
+) -> Notification:
+    if envelope is None:
+        raise MalformedFrame("ServerNotification without a body")
+    fields = {**envelope, "wsc": header.get("wsc")}
+    event = envelope.get("event")
+    # Filters with query parameters show up in the event path too.
+    if isinstance(event, str) and event.partition("?")[0].endswith(_TELEPHONY_PATH):
+        fields["session"] = parse_session_event(envelope)
+        fields["body"] = None  # parsed: do not keep the raw copy alive
+    return _validate(_NOTIFICATION, fields)

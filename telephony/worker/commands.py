@@ -1,0 +1,320 @@
+"""Supervisor commands, executed by the worker: RingCentral call -> reply to
+the asking console -> audit row -> the telephony event that proves it.
+Consumers never call RingCentral.
+
+RingCentral's 2xx says the request was taken; the event says the call
+really changed. `CommandDesk` listens for that event (the registry in
+`telephony.actions` says which one) and tells the console either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from telephony import actions, broadcast, metrics
+from telephony.history import services
+from telephony.live.model import Change
+from telephony.live.views import CallView, party_of
+from telephony.ringcentral.client import RingCentralClient
+from telephony.ringcentral.exceptions import (
+    TelephonyRejected,
+    TelephonyTimeout,
+    TelephonyUnavailable,
+    describe_refusal,
+)
+from telephony.worker.tasks import TaskSet
+
+logger = logging.getLogger("telephony.worker.commands")
+
+# How long an accepted command may wait for its confirming event.
+CONFIRM_TIMEOUT = 10.0
+# What each status means to a supervisor, in plain words; RingCentral's own
+# code and message follow in brackets.
+PLAIN_WORDS = {
+    400: "RingCentral did not accept the request",
+    401: "Switchboard is not signed in to RingCentral",
+    403: "RingCentral does not allow this for this account or user",
+    404: "The call or party no longer exists",
+    409: "The call is not in a state that allows this",
+    429: "Rate-limited by RingCentral",
+}
+
+
+class CommandError(ValueError):
+    """A command the worker cannot even send (bad params, no device)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What an executor needs besides the request."""
+
+    client: RingCentralClient
+    supervisor_device_id: str | None
+    call: CallView | None  # the call as the model knows it now
+
+
+async def _listen(ctx: Context, session_id: str, party_id: str, _: Any) -> Any:
+    party = party_of(ctx.call, party_id)
+    if not ctx.supervisor_device_id:
+        raise CommandError("No supervisor device is configured for listening in.")
+    if party is None or not party["extension_id"]:
+        raise CommandError("Listening needs the agent's party on a live call.")
+    return await ctx.client.supervise(
+        session_id,
+        device_id=ctx.supervisor_device_id,
+        agent_extension_id=party["extension_id"],
+    )
+
+
+def _recording(params: Mapping[str, str]) -> str:
+    if not params.get("recordingId"):
+        raise CommandError("No recording to pause or resume on this call.")
+    return params["recordingId"]
+
+
+Executor = Callable[[Context, str, str, Mapping[str, str]], Awaitable[Any]]
+# One executor per action of the registry (a test checks they agree).
+EXECUTORS: dict[str, Executor] = {
+    "hold": lambda c, s, p, _: c.client.hold(s, p),
+    "unhold": lambda c, s, p, _: c.client.unhold(s, p),
+    "mute": lambda c, s, p, _: c.client.set_muted(s, p, True),
+    "unmute": lambda c, s, p, _: c.client.set_muted(s, p, False),
+    "record_start": lambda c, s, p, _: c.client.start_recording(s, p),
+    "record_pause": lambda c, s, p, a: c.client.set_recording(
+        s, p, _recording(a), active=False
+    ),
+    "record_resume": lambda c, s, p, a: c.client.set_recording(
+        s, p, _recording(a), active=True
+    ),
+    "end": lambda c, s, p, _: c.client.end_call(s),
+    "transfer": lambda c, s, p, a: c.client.transfer(s, p, dict(a)),
+    "listen": _listen,
+}
+
+
+def describe_rejection(action: str, exc: TelephonyRejected) -> str:
+    """A sentence a supervisor can act on, with RingCentral's error code."""
+    words = PLAIN_WORDS.get(exc.status, "RingCentral refused the request")
+    if exc.status == 429 and exc.retry_after is not None:
+        words = f"{words}, retry in {exc.retry_after:.0f} s"
+    code = f"{exc.error_code}: " if exc.error_code else ""
+    return f"{actions.ACTIONS[action].title} failed. {words} ({code}{exc.message})."
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one command, for the reply and the audit row."""
+
+    outcome: str  # accepted, rejected, failed, unknown
+    message: str
+    status: int | None = None
+    error_code: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def maybe_done(self) -> bool:
+        """RingCentral accepted it, or may have: the event decides."""
+        return self.outcome in ("accepted", "unknown")
+
+
+async def run_action(ctx: Context, request: broadcast.CommandRequested) -> Outcome:
+    """Call RingCentral for one command; never raises for its errors."""
+    name, title = request["action"], actions.ACTIONS[request["action"]].title
+    params = request.get("params") or {}
+    try:
+        await EXECUTORS[name](ctx, request["session_id"], request["party_id"], params)
+    except CommandError as exc:
+        return Outcome("rejected", f"{title} failed. {exc}")
+    except TelephonyRejected as exc:
+        return Outcome(
+            "rejected",
+            describe_rejection(name, exc),
+            exc.status,
+            exc.error_code,
+            exc.retry_after,
+        )
+    except TelephonyTimeout:
+        # Maybe done: say so, and let the telephony event decide. A retry
+        # could transfer or end a call twice.
+        return Outcome(
+            "unknown",
+            f"{title}: RingCentral did not answer in time; it may still have "
+            "done it. Watching the call before you retry.",
+        )
+    except TelephonyUnavailable as exc:
+        return Outcome("failed", f"{title} failed: RingCentral is unreachable ({exc}).")
+    return Outcome(
+        "accepted",
+        f"{title}: accepted by RingCentral, waiting for the call to change.",
+        200,
+    )
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: broadcast.CommandRequested
+    confirmed: Callable[[actions.Kind, CallView], bool]
+    accepted: bool = False  # RingCentral answered 2xx
+    done: bool = False  # the confirming change was seen
+    timer: asyncio.TimerHandle | None = None
+
+
+class CommandDesk:
+    """Executes consoles' commands and settles each by its telephony event."""
+
+    def __init__(
+        self,
+        *,
+        client: RingCentralClient,
+        layer: Any,
+        tasks: TaskSet,
+        lookup: Callable[[str], CallView | None],
+        refused: Callable[[], TelephonyRejected | None],
+        supervisor_device_id: str | None = None,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.layer = layer
+        self.tasks = tasks
+        self.lookup = lookup  # the live model's current view of a call
+        self.refused = refused  # RingCentral's fatal refusal of the worker
+        self.supervisor_device_id = supervisor_device_id
+        self.confirm_timeout = confirm_timeout
+        self._pending: dict[str, list[_Pending]] = {}  # by session id
+
+    async def execute(self, request: broadcast.CommandRequested) -> None:
+        """Run one command: reply, audit, then wait for its event."""
+        if (fatal := self.refused()) is not None:
+            await self._reply(
+                request,
+                Outcome(
+                    "failed", f"Not connected to RingCentral: {describe_refusal(fatal)}"
+                ),
+            )
+            return
+        session_id = request["session_id"]
+        before = self.lookup(session_id)
+        pending = _Pending(
+            request,
+            actions.confirmation(
+                request["action"],
+                request["party_id"],
+                request.get("params") or {},
+                before,
+            ),
+        )
+        # Listen before calling: the confirming event can beat the reply.
+        self._pending.setdefault(session_id, []).append(pending)
+        ctx = Context(self.client, self.supervisor_device_id, before)
+        accepted = False
+        try:
+            outcome = await run_action(ctx, request)
+            _log(request, outcome)
+            await self._reply(request, outcome)
+            await _audit(request, outcome)
+            accepted = outcome.maybe_done
+        finally:
+            if not accepted:  # rejected, or this method failed
+                self._drop(session_id, pending)
+        if not accepted:
+            return
+        pending.accepted = True
+        if pending.done:
+            await self._settle(pending, True)
+        else:
+            pending.timer = asyncio.get_running_loop().call_later(
+                self.confirm_timeout, self._expire, session_id, pending
+            )
+
+    def confirm(self, change: Change) -> None:
+        """Called for every published change: settle the commands it proves."""
+        session_id = change.call["id"]
+        for pending in list(self._pending.get(session_id, ())):
+            if not pending.confirmed(change.kind, change.call):
+                continue
+            pending.done = True
+            self._drop(session_id, pending)
+            if pending.accepted:  # else execute() settles after the reply
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                self.tasks.spawn(self._settle(pending, True))
+
+    def _expire(self, session_id: str, pending: _Pending) -> None:
+        if pending in self._pending.get(session_id, []):
+            self._drop(session_id, pending)
+            self.tasks.spawn(self._settle(pending, False))
+
+    def _drop(self, session_id: str, pending: _Pending) -> None:
+        waiting = self._pending.get(session_id, [])
+        if pending in waiting:
+            waiting.remove(pending)
+        if not waiting:
+            self._pending.pop(session_id, None)
+
+    async def _reply(
+        self, request: broadcast.CommandRequested, outcome: Outcome
+    ) -> None:
+        await broadcast.reply_command(
+            self.layer,
+            channel=request["reply_to"],
+            request_id=request["request_id"],
+            ok=outcome.maybe_done,
+            action=request["action"],
+            session_id=request["session_id"],
+            status=outcome.status,
+            error_code=outcome.error_code,
+            message=outcome.message,
+            retry_after=outcome.retry_after,
+        )
+
+    async def _settle(self, pending: _Pending, confirmed: bool) -> None:
+        request = pending.request
+        title = actions.ACTIONS[request["action"]].title
+        if confirmed:
+            message = f"{title}: confirmed by RingCentral's telephony event."
+        else:
+            message = (
+                f"{title}: RingCentral accepted it, but no telephony event "
+                f"confirmed it within {self.confirm_timeout:.0f} s."
+            )
+        await broadcast.confirm_command(
+            self.layer,
+            channel=request["reply_to"],
+            request_id=request["request_id"],
+            confirmed=confirmed,
+            message=message,
+        )
+
+
+def _log(request: broadcast.CommandRequested, outcome: Outcome) -> None:
+    logger.info(
+        "%s %s %s/%s: %s",
+        request["user"],
+        request["action"],
+        request["session_id"],
+        request["party_id"],
+        outcome.outcome,
+    )
+    metrics.command_done(action=request["action"], outcome=outcome.outcome)
+
+
+async def _audit(request: broadcast.CommandRequested, outcome: Outcome) -> None:
+    try:
+        await database_sync_to_async(services.command_audit_create)(
+            user=request["user"],
+            action=request["action"],
+            telephony_session_id=request["session_id"],
+            party_id=request["party_id"],
+            outcome=outcome.outcome,
+            http_status=outcome.status,
+            error_code=outcome.error_code,
+            message=outcome.message,
+        )
+    except Exception:  # the audit must not undo what RingCentral did
+        logger.exception("could not write the audit row of %s", request["request_id"])

@@ -1,0 +1,214 @@
+"""Rebuild the live model from RingCentral's REST view after events were lost.
+
+When: the first connection after a (re)start, a reconnect whose WebSocket
+session could not be recovered, a sequence gap in a session, and the ghost
+sweeper's periodic check. How (PROTOCOL.md 8, the approach of RingCentral's
+call-control SDK `preloadSessions`):
+
+1. One paged `GET /account/~/presence?detailedTelephonyState=true` (Heavy
+   group) lists every extension's active calls with their telephony state.
+2. Calls the model lacks are added at once from presence (the extension's
+   own legs), then completed with `GET /telephony/sessions/{id}`.
+3. Calls the model has but presence lacks, and calls whose states disagree,
+   are re-read with `GET /telephony/sessions/{id}`; 404 means ended.
+
+Every GET is a background request: it waits for rate budget and leaves a
+reserve for supervisors' commands, so a resync of thousands of calls is
+slow on the real platform but never blocks the event stream (the worker
+runs it as its own task) and never trips RingCentral's 429 penalty.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telephony.live.model import Change, LiveModel
+from telephony.live.views import CallView
+from telephony.ringcentral.client import RingCentralClient, session_path
+from telephony.ringcentral.events import CallSessionSnapshot, parse_call_session
+from telephony.ringcentral.exceptions import (
+    MalformedFrame,
+    TelephonyError,
+    TelephonyRejected,
+)
+
+logger = logging.getLogger("telephony.worker.resync")
+
+# Presence's telephonyStatus -> the party status code it stands for.
+STATUS_FROM_PRESENCE = {
+    "Ringing": "Proceeding",
+    "CallConnected": "Answered",
+    "OnHold": "Hold",
+    "ParkedCall": "Parked",
+}
+MAX_PRESENCE_PAGES = 100  # 100,000 extensions at 1,000 a page
+
+Publish = Callable[[Change | None], Awaitable[None]]
+
+
+@dataclass
+class Report:
+    """What a resync corrected, for the one-line log."""
+
+    added: int = 0
+    ended: int = 0
+    changed: int = 0
+    live: int = 0
+    errors: int = 0
+
+    def line(self, seconds: float) -> str:
+        return (
+            f"resync: {self.ended} ended, {self.added} added, {self.changed} changed"
+            f" ({self.live} live, {self.errors} errors, {seconds:.1f} s)"
+        )
+
+
+def _endpoint(value: Any, name: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {**value, "name": value.get("name") or name}
+    return {"phoneNumber": value, "name": name}
+
+
+def presence_party(
+    call: dict[str, Any], extension_id: str, code: str
+) -> dict[str, Any]:
+    """One presence `activeCalls` item as a REST CallParty (own leg only)."""
+    direction = call.get("direction")
+    own, other = ("to", "from") if direction == "Inbound" else ("from", "to")
+    party = {
+        "id": call["partyId"],
+        "extensionId": extension_id,
+        "direction": direction,
+        own: {
+            **_endpoint(call.get(own), call.get(f"{own}Name")),
+            "extensionId": extension_id,
+        },
+        other: _endpoint(call.get(other), call.get(f"{other}Name")),
+        "status": {"code": code},
+    }
+    if call.get("queueCall"):
+        party["queueCall"] = True
+    return party
+
+
+def sessions_from_presence(
+    records: list[dict[str, Any]],
+) -> dict[str, CallSessionSnapshot]:
+    """Group presence records' active calls by telephony session."""
+    sessions: dict[str, dict[str, Any]] = {}
+    for record in records:
+        extension_id = str((record.get("extension") or {}).get("id", ""))
+        for call in record.get("activeCalls") or []:
+            code = STATUS_FROM_PRESENCE.get(call.get("telephonyStatus", ""))
+            session_id = call.get("telephonySessionId")
+            if code is None or not session_id or not call.get("partyId"):
+                continue
+            session = sessions.setdefault(
+                session_id,
+                {
+                    "id": session_id,
+                    "creationTime": call.get("startTime"),
+                    "parties": [],
+                },
+            )
+            session["parties"].append(presence_party(call, extension_id, code))
+    snapshots = {}
+    for session_id, body in sessions.items():
+        try:
+            snapshots[session_id] = parse_call_session(body)
+        except MalformedFrame as exc:
+            logger.warning("skipping presence entry %s: %s", session_id, exc)
+    return snapshots
+
+
+async def fetch_presence(client: RingCentralClient) -> dict[str, CallSessionSnapshot]:
+    """Every live call RingCentral's presence knows of, by session id."""
+    records: list[dict[str, Any]] = []
+    for page in range(1, MAX_PRESENCE_PAGES + 1):
+        body = await client.account_presence(page=page)
+        records.extend(body.get("records") or [])
+        if not (body.get("navigation") or {}).get("nextPage"):
+            break
+    return sessions_from_presence(records)
+
+
+def _statuses(call: CallView) -> dict[str, str]:
+    return {p["id"]: p["status"] for p in call["parties"]}
+
+
+class Resyncer:
+    """Brings a LiveModel back in line with RingCentral."""
+
+    def __init__(
+        self, *, client: RingCentralClient, model: LiveModel, publish: Publish
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.publish = publish
+        self.last_report: Report | None = None
+
+    async def refresh(self, session_id: str) -> str:
+        """Re-read one session: "ended", "changed", "same" or "error"."""
+        try:
+            body = await self.client.request(
+                "GET", session_path(session_id), background=True
+            )
+            snapshot = parse_call_session(body)
+        except TelephonyRejected as exc:
+            if exc.status != 404:
+                logger.warning("re-reading %s: %s", session_id, exc)
+                return "error"
+            change = self.model.remove(session_id)
+            await self.publish(change)
+            return "ended" if change else "same"
+        except (TelephonyError, MalformedFrame) as exc:
+            logger.warning("re-reading %s: %s", session_id, exc)
+            return "error"
+        change = self.model.load_session(snapshot, now=datetime.now(UTC))
+        await self.publish(change)
+        if change is None:
+            return "same"
+        return "ended" if change.kind == "ended" else "changed"
+
+    async def run(self) -> Report:
+        """A full resync; returns what it corrected (and logs it)."""
+        started = datetime.now(UTC)
+        report = Report()
+        live = await fetch_presence(self.client)
+        _, calls = self.model.snapshot()
+        known = {call["id"]: call for call in calls}
+        for session_id, snapshot in live.items():
+            # Re-read the model each time: GETs wait for rate budget, so
+            # events may have moved on since presence was read.
+            current = self.model.get(session_id)
+            if current is None:
+                if self.model.recently_ended(session_id):
+                    continue  # ended meanwhile: presence is out of date
+                await self.publish(self.model.load_session(snapshot, now=started))
+                report.added += 1
+                self._count(report, await self.refresh(session_id), added=True)
+            elif any(
+                _statuses(current).get(p.id) not in (None, p.status.code)
+                for p in snapshot.parties
+            ):
+                self._count(report, await self.refresh(session_id))
+        for session_id in known.keys() - live.keys():
+            self._count(report, await self.refresh(session_id))
+        report.live = len(self.model)
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        logger.info(report.line(seconds))
+        self.last_report = report
+        return report
+
+    @staticmethod
+    def _count(report: Report, outcome: str, *, added: bool = False) -> None:
+        if outcome == "ended":
+            report.ended += 1
+        elif outcome == "changed" and not added:
+            report.changed += 1
+        elif outcome == "error":
+            report.errors += 1

@@ -1,0 +1,206 @@
+"""Every supervisor command through the worker against the embedded
+RingCentral: accepted or rejected with RingCentral's code, then confirmed
+(or not) by the telephony event that should follow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+
+from telephony import broadcast
+from tests.support.worker import (
+    call_update,
+    command,
+    fast_worker,
+    fault,
+    ground_truth,
+    is_status,
+    model_view,
+    phone,
+    place,
+    receive_until,
+    running,
+)
+
+SUPERVISOR_DEVICE = "80000101"  # the simulated JWT owner's desk phone
+
+
+@pytest.fixture
+async def talking_call(rc_client, sim_api) -> Any:
+    """A worker following the floor, and one answered call; yields
+    (worker, layer, probe channel, session id, agent party id)."""
+    layer = get_channel_layer()
+    probe = await layer.new_channel()
+    await layer.group_add(broadcast.SUPERVISORS, probe)
+    worker = fast_worker(rc_client, layer, supervisor_device_id=SUPERVISOR_DEVICE)
+    async with running(worker):
+        await receive_until(layer, probe, is_status(True))
+        session_id = await place(sim_api, agent="102")
+        await phone(sim_api, session_id, "answer")
+        update = await receive_until(layer, probe, call_update(session_id, "talking"))
+        yield worker, layer, probe, session_id, update["call"]["agent_party_id"]
+    await layer.group_discard(broadcast.SUPERVISORS, probe)
+
+
+async def confirmed(layer: Any, action: str, *args: Any) -> dict:
+    reply_channel, reply = await command(layer, action, *args)
+    assert reply["ok"] is True, reply
+    result = await receive_until(
+        layer, reply_channel, lambda m: m["type"] == "telephony.command_confirmed"
+    )
+    assert result["confirmed"] is True, result
+    return result
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_mute_record_pause_resume_are_confirmed(talking_call, sim_api):
+    worker, layer, _, session_id, party_id = talking_call
+    await confirmed(layer, "mute", session_id, party_id)
+    assert worker.model.get(session_id)["parties"][1]["muted"] is True
+    await confirmed(layer, "unmute", session_id, party_id)
+    await confirmed(layer, "record_start", session_id, party_id)
+    agent = next(
+        p for p in worker.model.get(session_id)["parties"] if p["id"] == party_id
+    )
+    recording_id = agent["recordings"][0]["id"]
+    params = {"recordingId": recording_id}
+    await confirmed(layer, "record_pause", session_id, party_id, params)
+    await confirmed(layer, "record_resume", session_id, party_id, params)
+    assert model_view(worker) == await ground_truth(sim_api)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_transfer_to_an_extension_moves_the_call(talking_call, sim_api):
+    worker, layer, probe, session_id, party_id = talking_call
+    await confirmed(layer, "transfer", session_id, party_id, {"extensionNumber": "103"})
+
+    def target_rings(message: dict[str, Any]) -> bool:
+        return call_update(session_id)(message) and any(
+            p["extension_id"] == "1000000103" and p["status"] == "Proceeding"
+            for p in message["call"]["parties"]
+        )
+
+    # The customer stays on the call while agent 103's new leg rings.
+    await receive_until(layer, probe, target_rings)
+    assert model_view(worker) == await ground_truth(sim_api)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_listen_adds_the_supervisors_leg(talking_call, sim_api):
+    worker, layer, _, session_id, party_id = talking_call
+    before = len(worker.model.get(session_id)["parties"])
+    await confirmed(layer, "listen", session_id, party_id)
+    assert len(worker.model.get(session_id)["parties"]) == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_end_call_is_confirmed_by_the_call_ending(talking_call, sim_api):
+    worker, layer, _, session_id, party_id = talking_call
+    await confirmed(layer, "end", session_id, party_id)
+    assert worker.model.get(session_id) is None
+    assert await ground_truth(sim_api) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_429_storm_is_reported_as_rate_limited_with_retry_time(
+    talking_call, sim_api
+):
+    _, layer, _, session_id, party_id = talking_call
+    await fault(
+        sim_api,
+        fault="http_status",
+        status=429,
+        count=1,
+        retry_after=30,
+        path_prefix="/restapi/v1.0/account/~/telephony",
+    )
+    _, reply = await command(layer, "hold", session_id, party_id)
+    assert (reply["ok"], reply["status"], reply["error_code"]) == (
+        False,
+        429,
+        "CMN-301",
+    )
+    assert "Rate-limited by RingCentral, retry in 30 s" in reply["message"]
+    # During the penalty the worker does not call RingCentral at all.
+    _, again = await command(layer, "hold", session_id, party_id)
+    assert again["status"] == 429 and again["retry_after"] <= 30
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_expired_tokens_are_renewed_and_the_command_succeeds(
+    talking_call, sim_api
+):
+    _, layer, _, session_id, party_id = talking_call
+    assert (await fault(sim_api, fault="expire_tokens"))["expired"] >= 1
+    await confirmed(layer, "hold", session_id, party_id)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_listen_without_a_device_is_refused_in_plain_words(rc_client, sim_api):
+    layer = get_channel_layer()
+    probe = await layer.new_channel()
+    await layer.group_add(broadcast.SUPERVISORS, probe)
+    worker = fast_worker(rc_client, layer)
+    async with running(worker):
+        await receive_until(layer, probe, is_status(True))
+        session_id = await place(sim_api)
+        await phone(sim_api, session_id, "answer")
+        update = await receive_until(layer, probe, call_update(session_id, "talking"))
+        _, reply = await command(
+            layer, "listen", session_id, update["call"]["agent_party_id"]
+        )
+    assert reply["ok"] is False
+    assert "No supervisor device" in reply["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_command_without_answer_in_time_is_unknown_then_confirmed(
+    rc_client, sim_api
+):
+    """No answer is not "failed": RingCentral may have done it, and the
+    telephony event decides (a blind retry could transfer twice)."""
+    import httpx
+
+    from telephony.ringcentral.client import RingCentralClient
+
+    slow = RingCentralClient(
+        server_url=rc_client.server_url,
+        client_id=rc_client._client_id,
+        client_secret=rc_client._client_secret,
+        jwt=rc_client._jwt,
+        timeout=httpx.Timeout(2.0, read=0.3),
+    )
+    layer = get_channel_layer()
+    probe = await layer.new_channel()
+    await layer.group_add(broadcast.SUPERVISORS, probe)
+    worker = fast_worker(slow, layer)
+    try:
+        async with running(worker):
+            await receive_until(layer, probe, is_status(True))
+            session_id = await place(sim_api)
+            await phone(sim_api, session_id, "answer")
+            update = await receive_until(
+                layer, probe, call_update(session_id, "talking")
+            )
+            await fault(
+                sim_api,
+                fault="slow_http",
+                ms=1500,
+                count=1,
+                path_prefix="/restapi/v1.0/account/~/telephony",
+            )
+            reply_channel, reply = await command(
+                layer, "hold", session_id, update["call"]["agent_party_id"]
+            )
+            assert reply["ok"] is True
+            assert "did not answer in time" in reply["message"]
+            result = await receive_until(
+                layer,
+                reply_channel,
+                lambda m: m["type"] == "telephony.command_confirmed",
+            )
+            assert result["confirmed"] is True
+    finally:
+        await slow.aclose()
