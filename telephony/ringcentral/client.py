@@ -4,37 +4,30 @@ One long-lived `httpx.AsyncClient` per worker; configuration arrives as
 arguments (never from Django settings), so the same class talks to
 https://platform.ringcentral.com and to the embedded simulator.
 
+Tokens come from `TokenAuth`, an httpx auth flow (telephony.ringcentral.auth).
 Errors: transport failures and 5xx become `TelephonyUnavailable`
 (retryable); any other error status becomes `TelephonyRejected` carrying
-RingCentral's `errorCode`; a rejected login becomes `AuthenticationFailed`.
+RingCentral's `errorCode` (telephony.ringcentral.responses); a rejected
+login becomes `AuthenticationFailed`.
 References: https://developers.ringcentral.com/api-reference
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 
-from telephony.ringcentral.exceptions import (
-    AuthenticationFailed,
-    TelephonyRejected,
-    TelephonyTimeout,
-    TelephonyUnavailable,
-)
+from telephony.ringcentral.auth import BACKGROUND, TokenAuth
+from telephony.ringcentral.exceptions import TelephonyTimeout, TelephonyUnavailable
 from telephony.ringcentral.ratelimit import RateGate, group_of
+from telephony.ringcentral.responses import checked_body, retry_after
 
 logger = logging.getLogger("telephony.ringcentral.client")
 
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SESSIONS = "/restapi/v1.0/account/~/telephony/sessions"
-# Refresh this long before the access token expires, so no request ever
-# races the expiry (RingCentral: refresh proactively, not on 401).
-REFRESH_MARGIN = 120.0
 # Connect fast, but give Call Control a few seconds: it waits for the PBX.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -45,34 +38,6 @@ def session_path(session_id: str, *parts: str) -> str:
     """A Call Control path. Ids are opaque (some are base64-like) and are
     encoded whole, `/` included, so one can never address another."""
     return "/".join([SESSIONS, *(quote(p, safe="") for p in (session_id, *parts))])
-
-
-def error_details(response: httpx.Response) -> tuple[str | None, str]:
-    """Return (errorCode, message) from any RingCentral error body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, response.text[:200] or response.reason_phrase
-    if not isinstance(body, dict):
-        return None, str(body)[:200]
-    errors = body.get("errors") or [{}]
-    first = errors[0] if isinstance(errors[0], dict) else {}
-    code = body.get("errorCode") or first.get("errorCode") or body.get("error")
-    message = (
-        body.get("message")
-        or first.get("message")
-        or body.get("error_description")
-        or response.reason_phrase
-    )
-    return code, message
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    try:
-        return float(raw) if raw is not None else None
-    except ValueError:
-        return None
 
 
 class RingCentralClient:
@@ -90,103 +55,33 @@ class RingCentralClient:
         rate_gate: RateGate | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._jwt = jwt
+        self.rate_gate = rate_gate or RateGate()
+        self.auth = TokenAuth(
+            client_id=client_id,
+            client_secret=client_secret,
+            jwt=jwt,
+            rate_gate=self.rate_gate,
+        )
         self._http = httpx.AsyncClient(
             base_url=self.server_url,
             timeout=timeout,
             transport=transport,
+            auth=self.auth,
             headers={"Accept": "application/json", "User-Agent": "Switchboard/0.1"},
         )
-        self._access_token: str | None = None
-        self._refresh_token: str | None = None
-        self._expires_at = 0.0
-        self._auth_lock = asyncio.Lock()
-        self.rate_gate = rate_gate or RateGate()
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    # --- OAuth ------------------------------------------------------------
-
     async def login(self) -> None:
-        """Start an OAuth session with the JWT grant.
+        """Start the OAuth session now (requests also log in when needed).
 
         Each login is a new OAuth session and RingCentral keeps only a few
         per user and app, so this runs once per worker start, not per call.
         """
-        await self._token_request({"grant_type": JWT_GRANT, "assertion": self._jwt})
-        logger.info("logged in to %s", self.server_url)
-
-    async def _refresh(self) -> None:
-        try:
-            await self._token_request(
-                {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
-            )
-        except AuthenticationFailed as exc:
-            # The session was revoked (e.g. too many sessions): start anew.
-            logger.warning("token refresh rejected (%s); logging in again", exc)
-            await self.login()
-
-    async def _token_request(self, form: dict[str, Any]) -> None:
-        self.rate_gate.take("Auth")
-        response = await self._send(
-            "POST",
-            "/restapi/oauth/token",
-            content=urlencode(form),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            auth=(self._client_id, self._client_secret),
-        )
-        if response.status_code == 429:
-            self.rate_gate.penalize("Auth", retry_after(response))
-        elif response.status_code in (400, 401, 403):
-            code, message = error_details(response)
-            raise AuthenticationFailed(
-                status=response.status_code, error_code=code, message=message
-            )
-        body = self._check(response)
-        self._access_token = body["access_token"]
-        self._refresh_token = body.get("refresh_token")
-        self._expires_at = time.monotonic() + float(body.get("expires_in", 3600))
-
-    async def _bearer(self) -> str:
-        async with self._auth_lock:
-            if self._access_token is None:
-                await self.login()
-            elif time.monotonic() > self._expires_at - REFRESH_MARGIN:
-                await self._refresh()
-            assert self._access_token is not None
-            return self._access_token
-
-    # --- transport --------------------------------------------------------
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._http.request(method, path, **kwargs)
-        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-            raise TelephonyTimeout(f"{method} {path}: no answer ({exc!r})") from exc
-        except httpx.TransportError as exc:
-            raise TelephonyUnavailable(f"{method} {path}: {exc!r}") from exc
-
-    def _check(self, response: httpx.Response) -> JsonDict:
-        if response.status_code >= 500:
-            code, message = error_details(response)
-            raise TelephonyUnavailable(
-                f"{response.status_code} {code or ''} {message}".strip()
-            )
-        if response.status_code >= 400:
-            code, message = error_details(response)
-            raise TelephonyRejected(
-                status=response.status_code,
-                error_code=code,
-                message=message,
-                retry_after=retry_after(response),
-            )
-        if not response.content:
-            return {}
-        body = response.json()
-        return body if isinstance(body, dict) else {"records": body}
+        request = self.auth.token_request(self._http.base_url, "jwt")
+        response = await self._send(request, auth=None)
+        self.auth.absorb("jwt", response)
 
     async def request(
         self,
@@ -200,38 +95,30 @@ class RingCentralClient:
 
         `background` requests (resync, ghost checks) wait for budget and
         leave a reserve for supervisors' commands; others fail fast with a
-        429 `TelephonyRejected` instead of walking into a penalty. One retry
-        after a fresh login on 401.
+        429 `TelephonyRejected` instead of walking into a penalty. Raises
+        `AuthenticationFailed` when the login itself is refused.
         """
         group = group_of(method, path)
-        await self._take(group, background)
-        token = await self._bearer()
-        response = await self._send_with(token, method, path, json)
-        if response.status_code == 401:
-            # Revoked or expired under us (another login, a server restart).
-            # Only the first of several failed requests may drop the token:
-            # each login is a new OAuth session, and there are few.
-            async with self._auth_lock:
-                if self._access_token == token:
-                    self._access_token = None
-            await self._take(group, background)
-            response = await self._send_with(await self._bearer(), method, path, json)
-        if response.status_code == 429:
-            self.rate_gate.penalize(group, retry_after(response))
-        return self._check(response)
-
-    async def _take(self, group: str, background: bool) -> None:
         if background:
             await self.rate_gate.take_background(group)
         else:
             self.rate_gate.take(group)
-
-    async def _send_with(
-        self, token: str, method: str, path: str, json: JsonDict | None
-    ) -> httpx.Response:
-        return await self._send(
-            method, path, json=json, headers={"Authorization": f"Bearer {token}"}
+        request = self._http.build_request(
+            method, path, json=json, extensions={BACKGROUND: background}
         )
+        response = await self._send(request)
+        if response.status_code == 429:
+            self.rate_gate.penalize(group, retry_after(response))
+        return checked_body(response)
+
+    async def _send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        what = f"{request.method} {request.url.path}"
+        try:
+            return await self._http.send(request, **kwargs)
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            raise TelephonyTimeout(f"{what}: no answer ({exc!r})") from exc
+        except httpx.TransportError as exc:
+            raise TelephonyUnavailable(f"{what}: {exc!r}") from exc
 
     # --- WebSocket --------------------------------------------------------
 

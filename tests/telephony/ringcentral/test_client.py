@@ -14,6 +14,7 @@ from telephony.ringcentral.exceptions import (
     TelephonyRejected,
     TelephonyUnavailable,
 )
+from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
 from tests.support.sim import phone, place_call
 
 
@@ -42,8 +43,8 @@ async def test_bad_client_secret_raises_authentication_failed_with_rc_code(
 async def test_bad_jwt_raises_authentication_failed(simulator, rc_client):
     client = RingCentralClient(
         server_url=simulator.url,
-        client_id=rc_client._client_id,
-        client_secret=rc_client._client_secret,
+        client_id=LOCAL_CLIENT_ID,
+        client_secret=LOCAL_CLIENT_SECRET,
         jwt="not-the-jwt",
     )
     try:
@@ -106,21 +107,13 @@ async def test_concurrent_401s_lead_to_one_fresh_login_not_many(rc_client, sim_a
     that fail together after a revocation must share one new login."""
     session_id = await place_call(sim_api)
     await rc_client.login()
-    logins = 0
-    login = rc_client.login
-
-    async def counting_login() -> None:
-        nonlocal logins
-        logins += 1
-        await login()
-
-    rc_client.login = counting_login  # type: ignore[method-assign]
+    logins = rc_client.auth.logins
     await sim_api.post("/_sim/faults", json={"fault": "expire_tokens"})
     bodies = await asyncio.gather(
         *(rc_client.get_session(session_id) for _ in range(8))
     )
     assert {body["id"] for body in bodies} == {session_id}
-    assert logins == 1
+    assert rc_client.auth.logins == logins + 1
 
 
 async def test_ids_are_encoded_whole_in_call_control_paths(rc_client):

@@ -164,12 +164,17 @@ async def test_a_command_without_answer_in_time_is_unknown_then_confirmed(
     import httpx
 
     from telephony.ringcentral.client import RingCentralClient
+    from telephony.simulator.defaults import (
+        LOCAL_CLIENT_ID,
+        LOCAL_CLIENT_SECRET,
+        LOCAL_JWT,
+    )
 
     slow = RingCentralClient(
         server_url=rc_client.server_url,
-        client_id=rc_client._client_id,
-        client_secret=rc_client._client_secret,
-        jwt=rc_client._jwt,
+        client_id=LOCAL_CLIENT_ID,
+        client_secret=LOCAL_CLIENT_SECRET,
+        jwt=LOCAL_JWT,
         timeout=httpx.Timeout(2.0, read=0.3),
     )
     layer = get_channel_layer()
