@@ -13,10 +13,30 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telephony.simulator.config import RateLimits
 from telephony.simulator.errors import ApiError, api_error
 
 GROUPS = ("Light", "Medium", "Heavy", "Auth")
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-user limits of each throttling group (PROTOCOL.md 3.2).
+
+    Defaults are the platform's: requests per `window` seconds, and a
+    `penalty` during which every request of the group gets 429 and restarts
+    the penalty (the "429 trap").
+    """
+
+    light: int = 50
+    medium: int = 40
+    heavy: int = 10
+    auth: int = 5
+    window: float = 60.0
+    penalty: float = 60.0
+
+    def limit(self, group: str) -> int:
+        """Limit of a group by its wire name (Light, Medium, Heavy, Auth)."""
+        return int(getattr(self, group.lower()))
 
 
 @dataclass(frozen=True)
