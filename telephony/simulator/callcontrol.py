@@ -14,8 +14,6 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-from telephony.simulator import actions, transfers
-from telephony.simulator.account import DEMO_ACCOUNT, Account
 from telephony.simulator.callcontrol_input import (
     device,
     invalid,
@@ -23,10 +21,17 @@ from telephony.simulator.callcontrol_input import (
     not_found,
     text,
 )
-from telephony.simulator.engine import CallEngine
+from telephony.simulator.engine import actions, transfers
+from telephony.simulator.engine.account import DEMO_ACCOUNT, Account
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import Recording, Session
+from telephony.simulator.engine.wire import (
+    call_party,
+    call_session,
+    recording,
+    short_party,
+)
 from telephony.simulator.httpserver import Request, Response, json_response
-from telephony.simulator.model import Recording, Session
-from telephony.simulator.wire import call_party, call_session, recording, short_party
 
 HOLD_PROTOCOLS = frozenset(
     {"Auto", "RC", "BroadWorks", "DisconnectHolder", "BroadWorksOrDisconnectHolder"}

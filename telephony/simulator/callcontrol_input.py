@@ -11,12 +11,12 @@ import json
 import re
 from typing import Any
 
-from telephony.simulator.account import Account, Device
-from telephony.simulator.engine import CallEngine
+from telephony.simulator.engine.account import Account, Device
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import Endpoint
+from telephony.simulator.engine.transfers import Target
 from telephony.simulator.errors import ApiError, api_error
 from telephony.simulator.httpserver import Request
-from telephony.simulator.model import Endpoint
-from telephony.simulator.transfers import Target
 
 TRANSFER_FIELDS = (
     "phoneNumber",

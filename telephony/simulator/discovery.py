@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from telephony.simulator.account import Account, CallQueue
 from telephony.simulator.defaults import Agent
+from telephony.simulator.engine.account import Account, CallQueue
 from telephony.simulator.errors import api_error
 from telephony.simulator.httpserver import Request, Response, json_response
 from telephony.simulator.rest import Route

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from telephony.simulator import floor_steps, flows, queues
-from telephony.simulator.account import Account, CallQueue
+from telephony.simulator import floor_steps
 from telephony.simulator.defaults import CALLER_NAMES, Agent
-from telephony.simulator.engine import CallEngine
-from telephony.simulator.model import (
+from telephony.simulator.engine import flows, queues
+from telephony.simulator.engine.account import Account, CallQueue
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import (
     RINGING,
     Endpoint,
     EngineError,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from telephony.simulator import actions, flows, queues, transfers
-from telephony.simulator.model import Endpoint, Session
+from telephony.simulator.engine import actions, flows, queues, transfers
+from telephony.simulator.engine.model import Endpoint, Session
 from telephony.simulator.plans import CallPlan, Side
 
 if TYPE_CHECKING:

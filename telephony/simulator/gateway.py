@@ -28,9 +28,10 @@ from websockets.http11 import Request as HandshakeRequest, Response as Handshake
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
-from telephony.simulator import frames, wire
+from telephony.simulator import frames
 from telephony.simulator.auth import TokenStore
-from telephony.simulator.engine import PartyChange
+from telephony.simulator.engine import wire
+from telephony.simulator.engine.engine import PartyChange
 from telephony.simulator.errors import error_body
 from telephony.simulator.faults import Faults
 from telephony.simulator.gateway_requests import ClientRequests, Scope

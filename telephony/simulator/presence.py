@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from telephony.simulator import wire
-from telephony.simulator.account import CallQueue
 from telephony.simulator.defaults import Agent
 from telephony.simulator.discovery import (
     ACCOUNT,
@@ -28,9 +26,11 @@ from telephony.simulator.discovery import (
     page_params,
     paged,
 )
-from telephony.simulator.engine import CallEngine
+from telephony.simulator.engine import wire
+from telephony.simulator.engine.account import CallQueue
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import ENDED, Party, PartyChange, Session
 from telephony.simulator.httpserver import Request, Response, json_response
-from telephony.simulator.model import ENDED, Party, PartyChange, Session
 from telephony.simulator.rest import Route
 
 JsonDict = dict[str, Any]

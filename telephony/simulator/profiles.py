@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from telephony.simulator.account import (
+from telephony.simulator.engine.account import (
     DEMO_ACCOUNT,
     Account,
     QueueSpec,

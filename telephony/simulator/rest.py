@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from telephony.simulator.auth import OAuthSession, TokenStore
 from telephony.simulator.callcontrol import CallControl
-from telephony.simulator.engine import EngineError
+from telephony.simulator.engine.engine import EngineError
 from telephony.simulator.errors import ApiError, api_error, not_found_uri, unauthorized
 from telephony.simulator.httpserver import Request, Response, json_response
 from telephony.simulator.oauth import OAuthEndpoints

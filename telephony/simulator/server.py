@@ -19,14 +19,15 @@ from datetime import UTC, datetime
 
 from websockets.asyncio.server import Server
 
-from telephony.simulator.account import Account
 from telephony.simulator.auth import TokenStore
 from telephony.simulator.callcontrol import CallControl
 from telephony.simulator.config import SimulatorConfig
 from telephony.simulator.control import ControlApi
 from telephony.simulator.defaults import SERVER_ID
 from telephony.simulator.discovery import Directory
-from telephony.simulator.engine import CallEngine
+from telephony.simulator.engine.account import Account
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import PartyChange
 from telephony.simulator.errors import error_body
 from telephony.simulator.faults import Faults
 from telephony.simulator.faultsapi import PATH as FAULTS_PATH, FaultsApi
@@ -41,7 +42,6 @@ from telephony.simulator.httpserver import (
     Response,
     json_response,
 )
-from telephony.simulator.model import PartyChange
 from telephony.simulator.oauth import OAuthEndpoints
 from telephony.simulator.presence import ActiveCalls, Presence
 from telephony.simulator.profiles import profile_named

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from telephony.simulator import flows
 from telephony.simulator.defaults import Agent
+from telephony.simulator.engine import flows
+from telephony.simulator.engine.model import Endpoint, Party, Session
+from telephony.simulator.engine.wire import call_session
 from telephony.simulator.errors import ApiError, api_error
 from telephony.simulator.floor import CallRequest, Floor
-from telephony.simulator.model import Endpoint, Party, Session
 from telephony.simulator.plans import CallPlan, random_plan
-from telephony.simulator.wire import call_session
 
 SCENARIOS = ("inbound", "outbound", "internal", "queue")
 ACTIONS = ("answer", "hold", "unhold", "mute", "unmute", "hangup")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telephony.simulator.account import CallQueue
 from telephony.simulator.defaults import Agent
-from telephony.simulator.engine import CallEngine
-from telephony.simulator.model import Endpoint, Party, Session, UiCallInfo
+from telephony.simulator.engine.account import CallQueue
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import Endpoint, Party, Session, UiCallInfo
 
 
 def queue_endpoint(queue: CallQueue, phone_number: str) -> Endpoint:

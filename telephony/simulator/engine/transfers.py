@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from telephony.simulator.account import CallQueue
 from telephony.simulator.defaults import Agent
-from telephony.simulator.engine import CallEngine
-from telephony.simulator.model import (
+from telephony.simulator.engine.account import CallQueue
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import (
     CONNECTED,
     RINGING,
     Endpoint,
@@ -25,7 +25,7 @@ from telephony.simulator.model import (
     Peer,
     Session,
 )
-from telephony.simulator.queues import ring_agents
+from telephony.simulator.engine.queues import ring_agents
 
 TargetKind = Literal["agent", "queue", "number", "voicemail", "park"]
 # PROTOCOL.md 7.2 item 17: orbits *801-*899, at most 50 parked calls.

@@ -16,8 +16,8 @@ import dataclasses
 import random
 from typing import Any
 
-from telephony.simulator.index import ExtensionIndex
-from telephony.simulator.model import (
+from telephony.simulator.engine.index import ExtensionIndex
+from telephony.simulator.engine.model import (
     BUSY,
     CONNECTED,
     RINGING,

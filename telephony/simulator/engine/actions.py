@@ -9,10 +9,10 @@ docs/simulator.md.
 
 from __future__ import annotations
 
-from telephony.simulator import queues, transfers
 from telephony.simulator.defaults import Agent
-from telephony.simulator.engine import CallEngine
-from telephony.simulator.model import (
+from telephony.simulator.engine import queues, transfers
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import (
     CONNECTED,
     RINGING,
     Endpoint,

@@ -9,8 +9,8 @@ actions, shared by every flow.
 from __future__ import annotations
 
 from telephony.simulator.defaults import Agent
-from telephony.simulator.engine import CallEngine
-from telephony.simulator.model import Endpoint, Party, Session
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import Endpoint, Party, Session
 
 
 def user_endpoint(agent: Agent, phone_number: str) -> Endpoint:

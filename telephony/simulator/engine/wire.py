@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from telephony.simulator.model import Endpoint, Party, PartyChange, Recording, Session
+from telephony.simulator.engine.model import (
+    Endpoint,
+    Party,
+    PartyChange,
+    Recording,
+    Session,
+)
 
 JsonDict = dict[str, Any]
 

@@ -3,7 +3,7 @@ for the floor and presence, however many calls are live."""
 
 from __future__ import annotations
 
-from telephony.simulator.model import ENDED, Party, Session
+from telephony.simulator.engine.model import ENDED, Party, Session
 
 
 class ExtensionIndex:
