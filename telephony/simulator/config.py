@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
-from telephony.simulator.profiles import PROFILE_NAMES
+from telephony.simulator.floor.profiles import PROFILE_NAMES
 from telephony.simulator.ratelimit import RateLimits
 
-# Floor profiles are defined in profiles.py ("none", "demo", …).
+# Floor profiles are defined in floor/profiles.py ("none", "demo", …).
 Profile = str
 PROFILES: tuple[str, ...] = PROFILE_NAMES
 
@@ -20,7 +20,7 @@ class SimulatorConfig:
     Attributes:
         client_id, client_secret, jwt: the only credentials the token
             endpoint accepts.
-        profile: a name from profiles.py: "demo" generates traffic to the
+        profile: a name from floor/profiles.py: "demo" generates traffic to the
             ten agents; "none" keeps the floor silent except for calls
             placed through /_sim/calls.
         speed: divides every simulated duration (ring, talk, hold, gaps

@@ -15,7 +15,7 @@ from telephony.simulator import simcalls
 from telephony.simulator.engine.engine import EngineError
 from telephony.simulator.engine.wire import call_party
 from telephony.simulator.errors import ApiError, api_error, not_found_uri
-from telephony.simulator.floor import Floor
+from telephony.simulator.floor.floor import Floor
 from telephony.simulator.httpserver import Request, Response, json_response
 from telephony.simulator.rest import engine_error
 

@@ -31,7 +31,8 @@ from telephony.simulator.engine.model import PartyChange
 from telephony.simulator.errors import error_body
 from telephony.simulator.faults import Faults
 from telephony.simulator.faultsapi import PATH as FAULTS_PATH, FaultsApi
-from telephony.simulator.floor import Floor
+from telephony.simulator.floor.floor import Floor
+from telephony.simulator.floor.profiles import profile_named
 from telephony.simulator.frames import connection_limits
 from telephony.simulator.gateway import Gateway
 from telephony.simulator.gateway_requests import ClientRequests, Scope
@@ -44,7 +45,6 @@ from telephony.simulator.httpserver import (
 )
 from telephony.simulator.oauth import OAuthEndpoints
 from telephony.simulator.presence import ActiveCalls, Presence
-from telephony.simulator.profiles import profile_named
 from telephony.simulator.ratelimit import RateLimiter
 from telephony.simulator.recovery import ContextStore
 from telephony.simulator.rest import RestApi

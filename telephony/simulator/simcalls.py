@@ -15,8 +15,8 @@ from telephony.simulator.engine import flows
 from telephony.simulator.engine.model import Endpoint, Party, Session
 from telephony.simulator.engine.wire import call_session
 from telephony.simulator.errors import ApiError, api_error
-from telephony.simulator.floor import CallRequest, Floor
-from telephony.simulator.plans import CallPlan, random_plan
+from telephony.simulator.floor.floor import CallRequest, Floor
+from telephony.simulator.floor.plans import CallPlan, random_plan
 
 SCENARIOS = ("inbound", "outbound", "internal", "queue")
 ACTIONS = ("answer", "hold", "unhold", "mute", "unmute", "hangup")

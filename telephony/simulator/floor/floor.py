@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from telephony.simulator import floor_steps
 from telephony.simulator.defaults import CALLER_NAMES, Agent
 from telephony.simulator.engine import flows, queues
 from telephony.simulator.engine.account import Account, CallQueue
@@ -34,9 +33,10 @@ from telephony.simulator.engine.model import (
     PartyChange,
     Session,
 )
-from telephony.simulator.plans import CallPlan, random_plan
-from telephony.simulator.profiles import Profile, profile_named
-from telephony.simulator.timeline import Action, Timeline
+from telephony.simulator.floor import floor_steps
+from telephony.simulator.floor.plans import CallPlan, random_plan
+from telephony.simulator.floor.profiles import Profile, profile_named
+from telephony.simulator.floor.timeline import Action, Timeline
 
 logger = logging.getLogger("telephony.simulator.floor")
 
@@ -103,7 +103,7 @@ class Floor:
     def start(self) -> None:
         """Start the runner task (inside a running loop)."""
         if self.generating:
-            from telephony.simulator.generator import Generator
+            from telephony.simulator.floor.generator import Generator
 
             Generator(self, self.profile).start()
         self._task = asyncio.get_running_loop().create_task(self._run())

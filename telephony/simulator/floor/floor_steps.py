@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from telephony.simulator.engine import actions, flows, queues, transfers
 from telephony.simulator.engine.model import Endpoint, Session
-from telephony.simulator.plans import CallPlan, Side
+from telephony.simulator.floor.plans import CallPlan, Side
 
 if TYPE_CHECKING:
-    from telephony.simulator.floor import Floor
+    from telephony.simulator.floor.floor import Floor
 
 # Simulated seconds an agent consults a colleague before a warm transfer.
 CONSULT_SECONDS = 8.0

@@ -11,12 +11,12 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from telephony.simulator.floor import CallRequest, Scenario
-from telephony.simulator.plans import random_plan
-from telephony.simulator.profiles import Profile
+from telephony.simulator.floor.floor import CallRequest, Scenario
+from telephony.simulator.floor.plans import random_plan
+from telephony.simulator.floor.profiles import Profile
 
 if TYPE_CHECKING:
-    from telephony.simulator.floor import Floor
+    from telephony.simulator.floor.floor import Floor
 
 
 class Generator:

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from telephony.simulator.profiles import CallShape
+from telephony.simulator.floor.profiles import CallShape
 
 Side = Literal["customer", "agent"]
 TransferKind = Literal["blind", "warm"]
