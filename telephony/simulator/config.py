@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
 from telephony.simulator.floor.profiles import PROFILE_NAMES
-from telephony.simulator.ratelimit import RateLimits
+from telephony.simulator.rest.ratelimit import RateLimits
 
 # Floor profiles are defined in floor/profiles.py ("none", "demo", …).
 Profile = str

@@ -14,10 +14,10 @@ from typing import Any
 from telephony.simulator import simcalls
 from telephony.simulator.engine.engine import EngineError
 from telephony.simulator.engine.wire import call_party
-from telephony.simulator.errors import ApiError, api_error, not_found_uri
 from telephony.simulator.floor.floor import Floor
-from telephony.simulator.httpserver import Request, Response, json_response
-from telephony.simulator.rest import engine_error
+from telephony.simulator.rest.errors import ApiError, api_error, not_found_uri
+from telephony.simulator.rest.httpserver import Request, Response, json_response
+from telephony.simulator.rest.rest import engine_error
 
 _PHONE = re.compile(r"^/_sim/calls/(?P<session>[^/]+)/phone$")
 # Scenarios and phone actions: telephony/simulator/simcalls.py.

@@ -12,9 +12,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from telephony.simulator.errors import ApiError, api_error, not_found_uri
 from telephony.simulator.faults import Faults, HttpStatusFault, SlowHttpFault
-from telephony.simulator.httpserver import Request, Response, json_response
+from telephony.simulator.rest.errors import ApiError, api_error, not_found_uri
+from telephony.simulator.rest.httpserver import Request, Response, json_response
 
 PATH = "/_sim/faults"
 RATIO_FAULTS = {

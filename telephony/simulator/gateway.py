@@ -29,13 +29,13 @@ from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
 from telephony.simulator import frames
-from telephony.simulator.auth import TokenStore
 from telephony.simulator.engine import wire
 from telephony.simulator.engine.engine import PartyChange
-from telephony.simulator.errors import error_body
 from telephony.simulator.faults import Faults
 from telephony.simulator.gateway_requests import ClientRequests, Scope
 from telephony.simulator.recovery import ContextStore, MalformedToken, Recovery
+from telephony.simulator.rest.auth import TokenStore
+from telephony.simulator.rest.errors import error_body
 from telephony.simulator.wsclient import (
     GatewayConnection,
     WsClient,

@@ -17,11 +17,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from telephony.simulator import frames
-from telephony.simulator.auth import TokenStore
-from telephony.simulator.errors import ApiError, api_error, error_body, not_found_uri
-from telephony.simulator.httpserver import Request
-from telephony.simulator.ratelimit import RateLimiter
-from telephony.simulator.rest import RestApi
+from telephony.simulator.rest.auth import TokenStore
+from telephony.simulator.rest.errors import (
+    ApiError,
+    api_error,
+    error_body,
+    not_found_uri,
+)
+from telephony.simulator.rest.httpserver import Request
+from telephony.simulator.rest.ratelimit import RateLimiter
+from telephony.simulator.rest.rest import RestApi
 from telephony.simulator.subscriptions import new_subscription, parse_request
 
 if TYPE_CHECKING:

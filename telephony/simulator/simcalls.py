@@ -14,9 +14,9 @@ from telephony.simulator.defaults import Agent
 from telephony.simulator.engine import flows
 from telephony.simulator.engine.model import Endpoint, Party, Session
 from telephony.simulator.engine.wire import call_session
-from telephony.simulator.errors import ApiError, api_error
 from telephony.simulator.floor.floor import CallRequest, Floor
 from telephony.simulator.floor.plans import CallPlan, random_plan
+from telephony.simulator.rest.errors import ApiError, api_error
 
 SCENARIOS = ("inbound", "outbound", "internal", "queue")
 ACTIONS = ("answer", "hold", "unhold", "mute", "unmute", "hangup")

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from telephony.simulator.engine.engine import Party
 from telephony.simulator.engine.wire import iso_ms
-from telephony.simulator.errors import ApiError, api_error
+from telephony.simulator.rest.errors import ApiError, api_error
 
 # WebSocket subscriptions renew themselves while the socket lives; the
 # platform still reports a one-day lifetime (PROTOCOL.md 5.5).

@@ -14,13 +14,6 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-from telephony.simulator.callcontrol_input import (
-    device,
-    invalid,
-    json_body,
-    not_found,
-    text,
-)
 from telephony.simulator.engine import actions, transfers
 from telephony.simulator.engine.account import DEMO_ACCOUNT, Account
 from telephony.simulator.engine.engine import CallEngine
@@ -31,7 +24,14 @@ from telephony.simulator.engine.wire import (
     recording,
     short_party,
 )
-from telephony.simulator.httpserver import Request, Response, json_response
+from telephony.simulator.rest.callcontrol_input import (
+    device,
+    invalid,
+    json_body,
+    not_found,
+    text,
+)
+from telephony.simulator.rest.httpserver import Request, Response, json_response
 
 HOLD_PROTOCOLS = frozenset(
     {"Auto", "RC", "BroadWorks", "DisconnectHolder", "BroadWorksOrDisconnectHolder"}
@@ -70,7 +70,7 @@ class CallControl:
         """(method, pattern, handler, rate group) of the endpoints added
         since the first slice (GET/DELETE session, GET/PATCH party, hold
         and unhold are routed in rest.py)."""
-        from telephony.simulator.callcontrol_moves import Moves
+        from telephony.simulator.rest.callcontrol_moves import Moves
 
         moves = Moves(self._engine, self._account, self._follow_up)
         return [

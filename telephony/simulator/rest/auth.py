@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telephony.simulator.errors import oauth_error, unauthorized
+from telephony.simulator.rest.errors import oauth_error, unauthorized
 
 MAX_SESSIONS = 5
 MAX_ACCESS_TTL = 3600

@@ -9,7 +9,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from telephony.simulator.callcontrol_input import (
+from telephony.simulator.defaults import Agent
+from telephony.simulator.engine import actions, flows, transfers
+from telephony.simulator.engine.account import Account
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import Endpoint, Session
+from telephony.simulator.engine.wire import call_party, call_session, short_party
+from telephony.simulator.rest.callcontrol_input import (
     FORWARD_FIELDS,
     TRANSFER_FIELDS,
     device,
@@ -19,13 +25,7 @@ from telephony.simulator.callcontrol_input import (
     parse_target,
     text,
 )
-from telephony.simulator.defaults import Agent
-from telephony.simulator.engine import actions, flows, transfers
-from telephony.simulator.engine.account import Account
-from telephony.simulator.engine.engine import CallEngine
-from telephony.simulator.engine.model import Endpoint, Session
-from telephony.simulator.engine.wire import call_party, call_session, short_party
-from telephony.simulator.httpserver import Request, Response, json_response
+from telephony.simulator.rest.httpserver import Request, Response, json_response
 
 Handler = Callable[[Request, "re.Match[str]"], Response]
 ACCOUNT = r"^/restapi/v1\.0/account/(?P<account>[^/]+)/telephony"

@@ -19,19 +19,19 @@ from datetime import datetime
 from typing import Any
 
 from telephony.simulator.defaults import Agent
-from telephony.simulator.discovery import (
+from telephony.simulator.engine import wire
+from telephony.simulator.engine.account import CallQueue
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import ENDED, Party, PartyChange, Session
+from telephony.simulator.rest.discovery import (
     ACCOUNT,
     EXTENSION,
     Directory,
     page_params,
     paged,
 )
-from telephony.simulator.engine import wire
-from telephony.simulator.engine.account import CallQueue
-from telephony.simulator.engine.engine import CallEngine
-from telephony.simulator.engine.model import ENDED, Party, PartyChange, Session
-from telephony.simulator.httpserver import Request, Response, json_response
-from telephony.simulator.rest import Route
+from telephony.simulator.rest.httpserver import Request, Response, json_response
+from telephony.simulator.rest.rest import Route
 
 JsonDict = dict[str, Any]
 

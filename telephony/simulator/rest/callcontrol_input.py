@@ -15,8 +15,8 @@ from telephony.simulator.engine.account import Account, Device
 from telephony.simulator.engine.engine import CallEngine
 from telephony.simulator.engine.model import Endpoint
 from telephony.simulator.engine.transfers import Target
-from telephony.simulator.errors import ApiError, api_error
-from telephony.simulator.httpserver import Request
+from telephony.simulator.rest.errors import ApiError, api_error
+from telephony.simulator.rest.httpserver import Request
 
 TRANSFER_FIELDS = (
     "phoneNumber",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from telephony.simulator.errors import error_body
+from telephony.simulator.rest.errors import error_body
 
 logger = logging.getLogger("telephony.simulator.http")
 

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telephony.simulator.errors import ApiError, api_error
+from telephony.simulator.rest.errors import ApiError, api_error
 
 GROUPS = ("Light", "Medium", "Heavy", "Auth")
 

@@ -12,13 +12,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from telephony.simulator.auth import OAuthSession, TokenStore
-from telephony.simulator.callcontrol import CallControl
 from telephony.simulator.engine.engine import EngineError
-from telephony.simulator.errors import ApiError, api_error, not_found_uri, unauthorized
-from telephony.simulator.httpserver import Request, Response, json_response
-from telephony.simulator.oauth import OAuthEndpoints
-from telephony.simulator.ratelimit import RateLimiter, Verdict
+from telephony.simulator.rest.auth import OAuthSession, TokenStore
+from telephony.simulator.rest.callcontrol import CallControl
+from telephony.simulator.rest.errors import (
+    ApiError,
+    api_error,
+    not_found_uri,
+    unauthorized,
+)
+from telephony.simulator.rest.httpserver import Request, Response, json_response
+from telephony.simulator.rest.oauth import OAuthEndpoints
+from telephony.simulator.rest.ratelimit import RateLimiter, Verdict
 
 RouteHandler = Callable[[Request, "re.Match[str]", "OAuthSession | None"], Response]
 

@@ -13,10 +13,10 @@ import hmac
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from telephony.simulator.auth import OAuthSession, TokenStore
 from telephony.simulator.defaults import GRANTED_SCOPE
-from telephony.simulator.errors import ApiError, api_error, oauth_error
-from telephony.simulator.httpserver import Request, Response, json_response
+from telephony.simulator.rest.auth import OAuthSession, TokenStore
+from telephony.simulator.rest.errors import ApiError, api_error, oauth_error
+from telephony.simulator.rest.httpserver import Request, Response, json_response
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FORM = "application/x-www-form-urlencoded"

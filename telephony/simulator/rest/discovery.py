@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 from telephony.simulator.defaults import Agent
 from telephony.simulator.engine.account import Account, CallQueue
-from telephony.simulator.errors import api_error
-from telephony.simulator.httpserver import Request, Response, json_response
-from telephony.simulator.rest import Route
+from telephony.simulator.rest.errors import api_error
+from telephony.simulator.rest.httpserver import Request, Response, json_response
+from telephony.simulator.rest.rest import Route
 
 JsonDict = dict[str, Any]
 
