@@ -29,10 +29,10 @@ from telephony.simulator.faults import Faults
 from telephony.simulator.faultsapi import PATH as FAULTS_PATH, FaultsApi
 from telephony.simulator.floor.floor import Floor
 from telephony.simulator.floor.profiles import profile_named
-from telephony.simulator.frames import connection_limits
-from telephony.simulator.gateway import Gateway
-from telephony.simulator.gateway_requests import ClientRequests, Scope
-from telephony.simulator.recovery import ContextStore
+from telephony.simulator.gateway.frames import connection_limits
+from telephony.simulator.gateway.gateway import Gateway
+from telephony.simulator.gateway.gateway_requests import ClientRequests, Scope
+from telephony.simulator.gateway.recovery import ContextStore
 from telephony.simulator.rest.auth import TokenStore
 from telephony.simulator.rest.callcontrol import CallControl
 from telephony.simulator.rest.discovery import Directory

@@ -18,7 +18,7 @@ from telephony.simulator.engine.engine import (
 from telephony.simulator.engine.wire import event_body, iso_ms
 from telephony.simulator.floor.plans import random_plan
 from telephony.simulator.floor.timeline import Timeline
-from telephony.simulator.subscriptions import parse_filter
+from telephony.simulator.gateway.subscriptions import parse_filter
 
 NOW = datetime(2026, 1, 15, 10, 5, 2, 140000, tzinfo=UTC)
 CUSTOMER = Endpoint("+14155550100", "WIRELESS CALLER")

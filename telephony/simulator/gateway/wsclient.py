@@ -23,9 +23,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response as HandshakeResponse
 
-from telephony.simulator import frames
-from telephony.simulator.recovery import SessionContext
-from telephony.simulator.subscriptions import Subscription
+from telephony.simulator.gateway import frames
+from telephony.simulator.gateway.recovery import SessionContext
+from telephony.simulator.gateway.subscriptions import Subscription
 
 logger = logging.getLogger("telephony.simulator.gateway")
 

@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from telephony.simulator import frames
+from telephony.simulator.gateway import frames
+from telephony.simulator.gateway.subscriptions import new_subscription, parse_request
 from telephony.simulator.rest.auth import TokenStore
 from telephony.simulator.rest.errors import (
     ApiError,
@@ -27,10 +28,9 @@ from telephony.simulator.rest.errors import (
 from telephony.simulator.rest.httpserver import Request
 from telephony.simulator.rest.ratelimit import RateLimiter
 from telephony.simulator.rest.rest import RestApi
-from telephony.simulator.subscriptions import new_subscription, parse_request
 
 if TYPE_CHECKING:
-    from telephony.simulator.gateway import WsClient
+    from telephony.simulator.gateway.gateway import WsClient
 
 _SUBSCRIPTION = re.compile(
     r"^/restapi/v1\.0/subscription(?:/(?P<id>[^/]+)(?P<renew>/renew)?)?$"

@@ -28,20 +28,20 @@ from websockets.http11 import Request as HandshakeRequest, Response as Handshake
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
-from telephony.simulator import frames
 from telephony.simulator.engine import wire
 from telephony.simulator.engine.engine import PartyChange
 from telephony.simulator.faults import Faults
-from telephony.simulator.gateway_requests import ClientRequests, Scope
-from telephony.simulator.recovery import ContextStore, MalformedToken, Recovery
-from telephony.simulator.rest.auth import TokenStore
-from telephony.simulator.rest.errors import error_body
-from telephony.simulator.wsclient import (
+from telephony.simulator.gateway import frames
+from telephony.simulator.gateway.gateway_requests import ClientRequests, Scope
+from telephony.simulator.gateway.recovery import ContextStore, MalformedToken, Recovery
+from telephony.simulator.gateway.wsclient import (
     GatewayConnection,
     WsClient,
     new_envelope,
     reject_handshake,
 )
+from telephony.simulator.rest.auth import TokenStore
+from telephony.simulator.rest.errors import error_body
 
 logger = logging.getLogger("telephony.simulator.gateway")
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from telephony.simulator.subscriptions import Subscription
+from telephony.simulator.gateway.subscriptions import Subscription
 
 JsonDict = dict[str, Any]
 RecoveryState = Literal["Successful", "Failed"]
