@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 from websockets.asyncio.server import Server
 
 from telephony.simulator.config import SimulatorConfig
-from telephony.simulator.control import ControlApi
+from telephony.simulator.control.control import ControlApi
+from telephony.simulator.control.faultsapi import PATH as FAULTS_PATH, FaultsApi
 from telephony.simulator.defaults import SERVER_ID
 from telephony.simulator.engine.account import Account
 from telephony.simulator.engine.engine import CallEngine
 from telephony.simulator.engine.model import PartyChange
 from telephony.simulator.faults import Faults
-from telephony.simulator.faultsapi import PATH as FAULTS_PATH, FaultsApi
 from telephony.simulator.floor.floor import Floor
 from telephony.simulator.floor.profiles import profile_named
 from telephony.simulator.gateway.frames import connection_limits

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from telephony.simulator import simcalls
+from telephony.simulator.control import simcalls
 from telephony.simulator.engine.engine import EngineError
 from telephony.simulator.engine.wire import call_party
 from telephony.simulator.floor.floor import Floor
@@ -20,7 +20,7 @@ from telephony.simulator.rest.httpserver import Request, Response, json_response
 from telephony.simulator.rest.rest import engine_error
 
 _PHONE = re.compile(r"^/_sim/calls/(?P<session>[^/]+)/phone$")
-# Scenarios and phone actions: telephony/simulator/simcalls.py.
+# Scenarios and phone actions: telephony/simulator/control/simcalls.py.
 
 
 class ControlApi:
