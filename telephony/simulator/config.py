@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
-from telephony.simulator.profiles import PROFILE_NAMES
+from telephony.simulator.floor.profiles import PROFILE_NAMES
+from telephony.simulator.rest.ratelimit import RateLimits
 
-# Floor profiles are defined in profiles.py ("none", "demo", …).
+# Floor profiles are defined in floor/profiles.py ("none", "demo", …).
 Profile = str
 PROFILES: tuple[str, ...] = PROFILE_NAMES
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """Per-user limits of each throttling group (PROTOCOL.md 3.2).
-
-    Defaults are the platform's: requests per `window` seconds, and a
-    `penalty` during which every request of the group gets 429 and restarts
-    the penalty (the "429 trap").
-    """
-
-    light: int = 50
-    medium: int = 40
-    heavy: int = 10
-    auth: int = 5
-    window: float = 60.0
-    penalty: float = 60.0
-
-    def limit(self, group: str) -> int:
-        """Limit of a group by its wire name (Light, Medium, Heavy, Auth)."""
-        return int(getattr(self, group.lower()))
 
 
 @dataclass(frozen=True)
@@ -40,7 +20,7 @@ class SimulatorConfig:
     Attributes:
         client_id, client_secret, jwt: the only credentials the token
             endpoint accepts.
-        profile: a name from profiles.py: "demo" generates traffic to the
+        profile: a name from floor/profiles.py: "demo" generates traffic to the
             ten agents; "none" keeps the floor silent except for calls
             placed through /_sim/calls.
         speed: divides every simulated duration (ring, talk, hold, gaps
@@ -69,7 +49,7 @@ class SimulatorConfig:
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 604_800
     ws_token_ttl: int = 600
-    rate_limits: RateLimits | None = RateLimits()
+    rate_limits: RateLimits | None = field(default_factory=RateLimits)
     idle_timeout: float = 1800.0
     absolute_timeout: float = 86_400.0
     recovery_timeout: float = 180.0

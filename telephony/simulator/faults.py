@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from telephony.simulator.errors import error_body, oauth_body
-from telephony.simulator.httpserver import Response, json_response
+from telephony.simulator.rest.errors import error_body, oauth_body
+from telephony.simulator.rest.httpserver import Response, json_response
 
 T = TypeVar("T")
 Deliver = Callable[[T, int], None]

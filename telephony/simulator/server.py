@@ -19,35 +19,35 @@ from datetime import UTC, datetime
 
 from websockets.asyncio.server import Server
 
-from telephony.simulator.account import Account
-from telephony.simulator.auth import TokenStore
-from telephony.simulator.callcontrol import CallControl
 from telephony.simulator.config import SimulatorConfig
-from telephony.simulator.control import ControlApi
+from telephony.simulator.control.control import ControlApi
+from telephony.simulator.control.faultsapi import PATH as FAULTS_PATH, FaultsApi
 from telephony.simulator.defaults import SERVER_ID
-from telephony.simulator.discovery import Directory
-from telephony.simulator.engine import CallEngine
-from telephony.simulator.errors import error_body
+from telephony.simulator.engine.account import Account
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.model import PartyChange
 from telephony.simulator.faults import Faults
-from telephony.simulator.faultsapi import PATH as FAULTS_PATH, FaultsApi
-from telephony.simulator.floor import Floor
-from telephony.simulator.frames import connection_limits
-from telephony.simulator.gateway import Gateway
-from telephony.simulator.gateway_requests import ClientRequests, Scope
-from telephony.simulator.httpserver import (
+from telephony.simulator.floor.floor import Floor
+from telephony.simulator.floor.profiles import profile_named
+from telephony.simulator.gateway.frames import connection_limits
+from telephony.simulator.gateway.gateway import Gateway
+from telephony.simulator.gateway.gateway_requests import ClientRequests, Scope
+from telephony.simulator.gateway.recovery import ContextStore
+from telephony.simulator.rest.auth import TokenStore
+from telephony.simulator.rest.callcontrol import CallControl
+from telephony.simulator.rest.discovery import Directory
+from telephony.simulator.rest.errors import error_body
+from telephony.simulator.rest.httpserver import (
     Connections,
     HttpProtocol,
     Request,
     Response,
     json_response,
 )
-from telephony.simulator.model import PartyChange
-from telephony.simulator.oauth import OAuthEndpoints
-from telephony.simulator.presence import ActiveCalls, Presence
-from telephony.simulator.profiles import profile_named
-from telephony.simulator.ratelimit import RateLimiter
-from telephony.simulator.recovery import ContextStore
-from telephony.simulator.rest import RestApi
+from telephony.simulator.rest.oauth import OAuthEndpoints
+from telephony.simulator.rest.presence import ActiveCalls, Presence
+from telephony.simulator.rest.ratelimit import RateLimiter
+from telephony.simulator.rest.rest import RestApi
 
 logger = logging.getLogger("telephony.simulator")
 

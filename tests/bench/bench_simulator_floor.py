@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from telephony.simulator import Simulator, SimulatorConfig
-from telephony.simulator.model import PartyChange
+from telephony.simulator.engine.model import PartyChange
 from tests.simulator.helpers import (
     ACCOUNT_FILTER,
     login,

@@ -7,13 +7,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from telephony.simulator import flows
 from telephony.simulator.defaults import AGENTS
-from telephony.simulator.engine import CallEngine, Endpoint, EngineError, PartyChange
-from telephony.simulator.plans import random_plan
-from telephony.simulator.subscriptions import parse_filter
-from telephony.simulator.timeline import Timeline
-from telephony.simulator.wire import event_body, iso_ms
+from telephony.simulator.engine import flows
+from telephony.simulator.engine.engine import (
+    CallEngine,
+    Endpoint,
+    EngineError,
+    PartyChange,
+)
+from telephony.simulator.engine.wire import event_body, iso_ms
+from telephony.simulator.floor.plans import random_plan
+from telephony.simulator.floor.timeline import Timeline
+from telephony.simulator.gateway.subscriptions import parse_filter
 
 NOW = datetime(2026, 1, 15, 10, 5, 2, 140000, tzinfo=UTC)
 CUSTOMER = Endpoint("+14155550100", "WIRELESS CALLER")

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from telephony.simulator import actions, queues, transfers
-from telephony.simulator.account import DEMO_ACCOUNT, QueueSpec, build_account
 from telephony.simulator.config import PROFILES
-from telephony.simulator.engine import CallEngine
-from telephony.simulator.flows import start_inbound, start_internal
-from telephony.simulator.model import Endpoint, EngineError, PartyChange
-from telephony.simulator.profiles import PROFILE_NAMES, profile_named
-from telephony.simulator.wire import event_party
+from telephony.simulator.engine import actions, queues, transfers
+from telephony.simulator.engine.account import DEMO_ACCOUNT, QueueSpec, build_account
+from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.flows import start_inbound, start_internal
+from telephony.simulator.engine.model import Endpoint, EngineError, PartyChange
+from telephony.simulator.engine.wire import event_party
+from telephony.simulator.floor.profiles import PROFILE_NAMES, profile_named
 
 NOW = datetime(2026, 1, 15, 10, 5, 2, tzinfo=UTC)
 CUSTOMER = Endpoint("+14155550100", "WIRELESS CALLER")

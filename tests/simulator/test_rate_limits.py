@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from telephony.simulator.config import RateLimits
+from telephony.simulator.rest.ratelimit import RateLimits
 from tests.simulator.fakes import rig
 from tests.simulator.helpers import (
     ACCOUNT_FILTER,
