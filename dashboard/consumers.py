@@ -90,7 +90,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels closes stale DB connections before every message, in a
         # worker thread; this consumer only touches the DB in connect(), so
-        # skip that per-message cost (PERFORMANCE.md).
+        # skip that per-message cost (docs/performance.md 7 item 4).
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

@@ -1,7 +1,7 @@
 """The live feed: one channel-layer subscription per process, fanned out to
 the process's consoles.
 
-Measured on this machine (../shared/PERFORMANCE.md), idiomatic Channels (one
+Measured on this machine kind (docs/performance.md 3), idiomatic Channels (one
 layer message per console per update, each dispatched through the consumer
 machinery) holds 100-200 consoles per process; the transport itself holds
 thousands. So the worker's updates reach each process ONCE, through one

@@ -200,7 +200,7 @@ def call_history_close_missing(
 def extension_directory_replace(
     *, records: Sequence[Mapping[str, Any]]
 ) -> dict[str, int]:
-    """Make the directory RingCentral's extension list (PROTOCOL.md §8).
+    """Make the directory RingCentral's extension list (docs/ringcentral.md 8).
 
     `records` are the list's raw records (integer ids are made strings).
     Extensions no longer listed are deleted, unless the list is empty: an

@@ -1,7 +1,7 @@
 """Spot lost telephony events: holes in a session's sequence numbers.
 
 RingCentral numbers each session's events 2, 3, 4, … across all its
-parties (PROTOCOL.md 6.3, every captured flow starts at 2). An
+parties (docs/ringcentral.md 6.3, every captured flow starts at 2). An
 account-level subscriber sees every party, so a number that never arrives
 means a lost event; one that arrives late (reordering) fills its hole.
 Pure and in memory, owned by the worker.

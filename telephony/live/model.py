@@ -5,7 +5,7 @@ Pure and in memory; the worker owns one. `apply` merges a `SessionEvent`,
 Each returns the `Change` to publish (bumping `version`, the delta sequence
 number, by exactly one) or None when nothing visible changed.
 
-Merging (PROTOCOL.md §6.7): parties merge by id; an event not newer than the
+Merging (docs/ringcentral.md 6.7): parties merge by id; an event not newer than the
 last one applied to its party, or with a recently seen `uuid`, is dropped. A
 session ends when every party it has seen is finished (`PartyStatus.finished`).
 Ended sessions stay *dormant* (the last `ended_sessions` of them) as per-party

@@ -152,7 +152,7 @@ class RingCentralClient:
 
         The body is the flat form RingCentral's docs and its call-control
         SDK send in production; the OpenAPI file wraps it in `party`
-        (PROTOCOL.md 9). API mute and phone mute are independent.
+        (docs/ringcentral.md 9). API mute and phone mute are independent.
         """
         path = session_path(session_id, "parties", party_id)
         return await self.request("PATCH", path, json={"muted": muted})

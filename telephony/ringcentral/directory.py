@@ -1,5 +1,5 @@
 """The account's extension directory: names and numbers for the history
-and the UI, read from RingCentral's paged extension list (PROTOCOL.md §8).
+and the UI, read from RingCentral's paged extension list (docs/ringcentral.md 8).
 
 `GET /restapi/v1.0/account/~/extension` is in RingCentral's Medium rate
 group (40 requests a minute), which the worker shares with other calls, so

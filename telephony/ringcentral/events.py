@@ -1,4 +1,5 @@
-"""RingCentral's wire format -> typed, immutable events (PROTOCOL.md §5-§7).
+"""RingCentral's wire format -> typed, immutable events (docs/ringcentral.md
+5-7).
 
 Parse at the edge: `parse_frame` (one WebSocket message), `parse_session_event`
 (a telephony/sessions envelope from a frame, a capture or a webhook) and
@@ -36,7 +37,8 @@ from pydantic.alias_generators import to_camel
 
 from telephony.ringcentral.exceptions import MalformedFrame
 
-# `status.code` values of a party, in the docs' spelling (§6.5, §9).
+# `status.code` values of a party, in the docs' spelling
+# (docs/ringcentral.md 6.5 and 9).
 STATUS_CODES: tuple[str, ...] = (
     *("Setup", "Proceeding", "Answered", "Hold", "Parked", "Voicemail"),
     *("VoiceMailScreening", "FaxReceive", "Disconnected", "Gone", "Tds"),
@@ -46,8 +48,9 @@ FINAL_STATUS_CODES: frozenset[str] = frozenset({"Disconnected", "Gone"})
 # app of the same user, not that the party left (cc-js #16, call-js).
 NON_FINAL_DISCONNECT_REASONS: frozenset[str] = frozenset({"Pickup", "CallSwitch"})
 
-# Codes compared case-insensitively (§9: the spec says VoiceMail, real events
-# say Voicemail; the docs table says VMScreening). Unknown codes pass as sent.
+# Codes compared case-insensitively (docs/ringcentral.md 9: the spec says
+# VoiceMail, real events say Voicemail; the docs table says VMScreening).
+# Unknown codes pass as sent.
 _CANONICAL_CODES = {code.lower(): code for code in STATUS_CODES}
 _CANONICAL_CODES["vmscreening"] = "VoiceMailScreening"
 
@@ -113,7 +116,8 @@ def _model(cls: type[_T]) -> type[_T]:
 
 @_model
 class Wsc:
-    """WebSocket session context: keep the latest token to recover (§5.9)."""
+    """WebSocket session context: keep the latest token to recover
+    (docs/ringcentral.md 5.9)."""
 
     token: str
     sequence: StrictInt
@@ -181,7 +185,8 @@ class UiCallInfo:
 
 @_model
 class PartyEvent:
-    """One party as events (§6.4) and REST `CallParty` (§7.1) describe it."""
+    """One party as events (docs/ringcentral.md 6.4) and REST `CallParty`
+    (7.1) describe it."""
 
     id: str
     status: PartyStatus
@@ -202,7 +207,8 @@ class PartyEvent:
 
 @_model
 class SessionEvent:
-    """A telephony/sessions notification: normally one changed party (§6.3)."""
+    """A telephony/sessions notification: normally one changed party
+    (docs/ringcentral.md 6.3)."""
 
     uuid: str
     sequence: Annotated[StrictInt, _body("sequence")]
@@ -240,7 +246,8 @@ class ConnectionDetails:
 
 @_model
 class ClientResponse:
-    """RingCentral's answer to one of our `ClientRequest` frames (§5.5)."""
+    """RingCentral's answer to one of our `ClientRequest` frames
+    (docs/ringcentral.md 5.5)."""
 
     message_id: str
     status: int
@@ -264,7 +271,7 @@ class Notification:
 
 @_model
 class Heartbeat:
-    """Echo of our application-level heartbeat (§5.8)."""
+    """Echo of our application-level heartbeat (docs/ringcentral.md 5.8)."""
 
     message_id: str | None = None
 
@@ -297,7 +304,8 @@ _TELEPHONY_PATH = "/telephony/sessions"
 
 
 def parse_frame(raw: str | bytes) -> Frame:
-    """Parse one WebSocket message (`[header]` or `[header, body]`, §5.3).
+    """Parse one WebSocket message: `[header]` or `[header, body]`
+    (docs/ringcentral.md 5.3).
 
     Raises MalformedFrame: not JSON, not such an array, an unknown `type`, or
     a body that does not match its type (including a bad telephony event).

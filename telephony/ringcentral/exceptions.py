@@ -30,7 +30,8 @@ class TelephonyTimeout(TelephonyUnavailable):
 
 
 class TelephonyRejected(TelephonyError):
-    """RingCentral answered with an error (the standard error body, §3.1).
+    """RingCentral answered with an error (the standard error body,
+    docs/ringcentral.md 3.1).
 
     `permanent` is true for a 4xx other than 429: repeating the same request
     cannot succeed. 429 and 5xx may succeed later (after `retry_after` seconds

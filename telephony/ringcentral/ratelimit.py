@@ -3,7 +3,7 @@
 RingCentral counts requests per user, app and group over a sliding window
 (Light 50, Medium 40, Heavy 10, Auth 5 per 60 s) and answers 429 with a
 penalty during which EVERY further request in the group restarts the
-penalty (PROTOCOL.md 3.2, section 10 item 10). So the worker keeps its own
+penalty (docs/ringcentral.md 3.2, section 10 item 10). So the worker keeps its own
 count, never sends into an active penalty, and leaves a reserve in the Light
 group for supervisors' commands: background work (resync, ghost checks)
 waits for budget instead of spending it.

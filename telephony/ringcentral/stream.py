@@ -12,7 +12,7 @@ iterator would provide are here explicitly: exponential backoff with full
 jitter, reset after a connection that lived long enough, a minimum delay
 after a short-lived one (an accept-then-close server would otherwise make the
 loop spin), and retryable vs fatal errors.
-Reference: PROTOCOL.md section 5; https://developers.ringcentral.com/guide/notifications/websockets
+Reference: docs/ringcentral.md 5; https://developers.ringcentral.com/guide/notifications/websockets
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class _Session:
     RingCentral restores a session (subscription and up to
     recoveryBufferSize missed notifications) when the next connection
     presents the latest `wsc` token within recoveryTimeout seconds, under
-    the same OAuth session (PROTOCOL.md 5.9).
+    the same OAuth session (docs/ringcentral.md 5.9).
     """
 
     def __init__(self) -> None:

@@ -18,10 +18,10 @@ LOCAL_JWT = "switchboard-local-jwt"
 
 ACCOUNT_ID = "1000000001"
 COMPANY_NUMBER = "+16505550100"
-# PROTOCOL.md 6.3: real events carry an opaque server id per session.
+# docs/ringcentral.md 6.3: real events carry an opaque server id per session.
 SERVER_ID = "10.13.22.27.TAM"
 # Scopes granted to every token; the legacy and console names of the
-# WebSocket scope both appear because clients must not care (PROTOCOL.md 4).
+# WebSocket scope both appear because clients must not care (docs/ringcentral.md 4).
 GRANTED_SCOPE = (
     "CallControl ReadAccounts ReadPresence ReadCallLog WebSocketsSubscriptions"
 )
@@ -59,7 +59,7 @@ AGENTS: tuple[Agent, ...] = (
     Agent("110", "Jamal Wright"),
 )
 
-# The JWT belongs to Alice (PROTOCOL.md 2.2 uses her as the token owner), so
+# The JWT belongs to Alice (docs/ringcentral.md 2.2 uses her as the token owner), so
 # the extension-level filter "/extension/~/" is her own calls.
 OWNER = AGENTS[0]
 

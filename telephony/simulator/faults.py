@@ -27,7 +27,7 @@ Deliver = Callable[[T, int], None]
 REORDER_WINDOW = 0.05
 
 # Bodies of injected HTTP errors: the platform's code for each status
-# (PROTOCOL.md 3.1); other statuses fall back by class.
+# (docs/ringcentral.md 3.1); other statuses fall back by class.
 _STATUS_ERRORS = {
     400: ("CMN-101", "Parameter value is invalid"),
     401: ("OAU-213", "Token not found"),

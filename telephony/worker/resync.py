@@ -2,7 +2,7 @@
 
 When: the first connection after a (re)start, a reconnect whose WebSocket
 session could not be recovered, a sequence gap in a session, and the ghost
-sweeper's periodic check. How (PROTOCOL.md 8, the approach of RingCentral's
+sweeper's periodic check. How (docs/ringcentral.md 8, the approach of RingCentral's
 call-control SDK `preloadSessions`):
 
 1. One paged `GET /account/~/presence?detailedTelephonyState=true` (Heavy

@@ -4,7 +4,7 @@ stream -> events -> live model -> broadcast; commands in over the channel
 layer -> client -> reply. One worker per account; it runs alone
 (`manage.py telephony_worker`) or inside `manage.py serve`.
 
-Never stale (PROTOCOL.md 10): the stream sends Heartbeats, refreshes
+Never stale (docs/ringcentral.md 10): the stream sends Heartbeats, refreshes
 tokens, reconnects with a fresh wstoken and recovers the WebSocket session
 when it can. Whenever events may have been lost (a start, an unrecovered
 reconnect, a sequence gap) the model is resynced from REST; a ghost sweeper

@@ -10,7 +10,7 @@ internals are. Per N: updates sent in the window, deliveries expected
 the floor embeds its send time in the same field and format), the server
 process's CPU over the window (/proc/<pid>/stat) and the load clients' own
 CPU. Clients are a raw asyncio RFC 6455 protocol (frame headers and one
-regex per frame) spread over child processes, as /work/shared/PERFORMANCE.md
+regex per frame) spread over child processes, as docs/performance.md 8
 advises, so they are not the bottleneck. Prints one JSON line per N.
 
 Reading the figures: a delivery is one update to one console, counted by
@@ -225,7 +225,7 @@ async def drive_floor(link: Connection, template: str, mark: Mark) -> Window:
 
 def template_frame(phase: Phase) -> str:
     """A frame Switchboard sent with exactly one update, for the floor to
-    send in the same size; a synthetic one of PERFORMANCE.md's 607 bytes
+    send in the same size; a synthetic one of the 607 bytes of docs/performance.md 2
     if none was seen."""
     for result in phase.results:
         if result["sample"]:

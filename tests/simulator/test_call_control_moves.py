@@ -1,4 +1,4 @@
-"""The Call Control endpoints added to the first slice (PROTOCOL.md 7):
+"""The Call Control endpoints added to the first slice (docs/ringcentral.md 7):
 real loopback sockets, every body and event validated against the
 OpenAPI file."""
 
@@ -19,7 +19,7 @@ TELEPHONY = "/restapi/v1.0/account/~/telephony"
 
 def valid_event(envelope: dict[str, Any]) -> dict[str, Any]:
     """Validate a notification; `Voicemail` is the spelling real events use
-    where the spec says `VoiceMail` (PROTOCOL.md 9)."""
+    where the spec says `VoiceMail` (docs/ringcentral.md 9)."""
     checked = copy.deepcopy(envelope)
     status = checked["body"]["parties"][0]["status"]
     if status["code"] == "Voicemail":

@@ -1,4 +1,4 @@
-"""Discovery: extensions, devices, presence and active calls (PROTOCOL.md 8)."""
+"""Discovery: extensions, devices, presence and active calls (docs/ringcentral.md 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Session recovery with `wsc` (PROTOCOL.md 5.9) and dropped sockets."""
+"""Session recovery with `wsc` (docs/ringcentral.md 5.9) and dropped sockets."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ daphne serves the dashboard; the telephony worker and (unless
 RINGCENTRAL_SERVER_URL is set) the embedded RingCentral run as tasks on
 daphne's asyncio loop, joined by the in-memory channel layer. daphne does
 not implement ASGI lifespan (django/daphne#264), so the tasks are started
-with `reactor.callWhenRunning` (see STACK-NOTES.md).
+with `reactor.callWhenRunning` (docs/development.md 2).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         )
         # Everything loaded so far lives for the whole run: keep it out of
         # the collector's full passes, which otherwise stall the live feed
-        # for 25-50 ms every few seconds (PERFORMANCE.md).
+        # for 25-50 ms every few seconds (docs/performance.md 7 item 5).
         gc.collect()
         gc.freeze()
         server.run()

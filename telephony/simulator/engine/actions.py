@@ -1,4 +1,4 @@
-"""Call Control actions beyond hold and mute (PROTOCOL.md 7.2): reject,
+"""Call Control actions beyond hold and mute (docs/ringcentral.md 7.2): reject,
 ignore, reply, flip, recordings, supervision, party removal, conferences.
 
 Each function checks the party's state (EngineError "state" → 409), asks
@@ -23,7 +23,7 @@ from telephony.simulator.engine.model import (
     Session,
 )
 
-# PROTOCOL.md 7.2 item 18: at most ten parties in a conference.
+# docs/ringcentral.md 7.2 item 18: at most ten parties in a conference.
 MAX_CONFERENCE_PARTIES = 10
 
 

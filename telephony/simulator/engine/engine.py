@@ -128,7 +128,7 @@ class CallEngine:
         return party
 
     def ringing_pickup(self, party: Party) -> MobilePickup:
-        """mobilePickupData for a ringing user leg (PROTOCOL.md 6.4)."""
+        """mobilePickupData for a ringing user leg (docs/ringcentral.md 6.4)."""
         return self.pickup_for(party.extension_id or party.to.extension_id or "")
 
     def pickup_for(self, mailbox: str) -> MobilePickup:

@@ -1,7 +1,7 @@
 """How each kind of call starts, event by event, on top of the engine.
 
 Each function opens a session and emits the same opening sequence the
-captured flows in /work/shared/ringcentral/captured/ show (PROTOCOL.md 6.8),
+captured flows in tests/fixtures/ringcentral/captured/ show (docs/ringcentral.md 6.8),
 leaving the call ringing. Answering, holding and hanging up are engine
 actions, shared by every flow.
 """

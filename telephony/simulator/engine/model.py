@@ -125,7 +125,7 @@ class Session:
     created_at: datetime
     origin: str = "Call"
     parties: dict[str, Party] = field(default_factory=dict)
-    # PROTOCOL.md 6.3: the first event of a session carries sequence 2.
+    # docs/ringcentral.md 6.3: the first event of a session carries sequence 2.
     last_sequence: int = 1
     # Sessions joined to this one by a bridge: they end together.
     linked: set[str] = field(default_factory=set)

@@ -1,6 +1,6 @@
 """Call queues: a queue leg, agent legs ringing in parallel, resolution.
 
-PROTOCOL.md 6.9 E (structure inferred from the docs and the spec fields):
+docs/ringcentral.md 6.9 E (structure inferred from the docs and the spec fields):
 the caller reaches the queue's extension, the queue rings several agents
 at once with `queueCall: true` and `uiCallInfo`; the first to answer wins,
 the other agent legs stop ringing and the queue leg leaves. When nobody

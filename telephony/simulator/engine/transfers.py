@@ -1,5 +1,5 @@
 """Moving calls: blind transfer, forward, bridge (warm transfer), park,
-pickup from park and voicemail (PROTOCOL.md 6.9 C and D, 7.2).
+pickup from park and voicemail (docs/ringcentral.md 6.9 C and D, 7.2).
 
 Where the sources are silent the choices are marked [inferred] and listed
 in docs/simulator.md: a transferred or forwarded call keeps its session
@@ -28,7 +28,7 @@ from telephony.simulator.engine.model import (
 from telephony.simulator.engine.queues import ring_agents
 
 TargetKind = Literal["agent", "queue", "number", "voicemail", "park"]
-# PROTOCOL.md 7.2 item 17: orbits *801-*899, at most 50 parked calls.
+# docs/ringcentral.md 7.2 item 17: orbits *801-*899, at most 50 parked calls.
 ORBITS = tuple(f"*{n}" for n in range(801, 900))
 MAX_PARKED = 50
 

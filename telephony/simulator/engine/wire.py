@@ -20,7 +20,7 @@ from telephony.simulator.engine.model import (
 
 JsonDict = dict[str, Any]
 
-# PROTOCOL.md 6.4: the SIP target and service level values RingCentral
+# docs/ringcentral.md 6.4: the SIP target and service level values RingCentral
 # puts in mobilePickupData; clients must not interpret them.
 PICKUP_SIP_TO = "#1052016@sip.ringcentral.com:5060"
 PICKUP_SERVICE_LEVEL = "-149699523"
@@ -170,7 +170,7 @@ def call_party(party: Party) -> JsonDict:
     if party.conference_role is not None:
         data["conferenceRole"] = party.conference_role
     if party.extension_id is not None:
-        # Deprecated but still sent by the platform (PROTOCOL.md 7.1).
+        # Deprecated but still sent by the platform (docs/ringcentral.md 7.1).
         data["owner"] = {
             "accountId": party.account_id,
             "extensionId": party.extension_id,

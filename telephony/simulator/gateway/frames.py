@@ -1,4 +1,4 @@
-"""WebSocket gateway frames (PROTOCOL.md 5.3 to 5.10), built and parsed purely.
+"""WebSocket gateway frames (docs/ringcentral.md 5.3 to 5.10), built and parsed purely.
 
 Every message is a JSON array `[header]` or `[header, body]`.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 JsonDict = dict[str, Any]
 
-# Documented ConnectionDetails values (PROTOCOL.md 5.4); the gateway
+# Documented ConnectionDetails values (docs/ringcentral.md 5.4); the gateway
 # enforces the timeouts and the buffer size it reports.
 CONNECTION_LIMITS: JsonDict = {
     "maxConnectionsPerSession": 50,
@@ -104,7 +104,7 @@ def connection_details(
     """First frame on every connection.
 
     `recovery` is (recoveryState, recoveryErrorCode) for a connect with
-    `wsc`; both fields are absent on a plain connect (PROTOCOL.md 5.4).
+    `wsc`; both fields are absent on a plain connect (docs/ringcentral.md 5.4).
     """
     message_id = str(uuid.uuid4())
     header = {
@@ -164,7 +164,7 @@ def heartbeat(message_id: str | None) -> list[Any]:
 def error(
     code: str, message: str, status: int = 400, message_id: str | None = None
 ) -> list[Any]:
-    """`Error` frame (PROTOCOL.md 5.10)."""
+    """`Error` frame (docs/ringcentral.md 5.10)."""
     header = {
         "type": "Error",
         "messageId": message_id or str(uuid.uuid4()),

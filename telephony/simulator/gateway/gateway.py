@@ -1,6 +1,6 @@
 """The WebSocket gateway: `/ws?access_token=<wstoken>[&wsc=<token>]`.
 
-PROTOCOL.md 5. The HTTP server hands each upgrade request's transport here;
+docs/ringcentral.md 5. The HTTP server hands each upgrade request's transport here;
 it becomes a websockets `ServerConnection` managed by a websockets
 `Server`, so pings, closing handshakes and shutdown are websockets' own. A
 bad, expired or already used token is refused in the opening handshake with
@@ -51,7 +51,7 @@ PING_TIMEOUT = 20.0
 OPEN_TIMEOUT = 10.0
 # Short, so that stopping the simulator never hangs on a silent client.
 CLOSE_TIMEOUT = 2.0
-# No public source gives the close codes (PROTOCOL.md 5.10) [inferred]:
+# No public source gives the close codes (docs/ringcentral.md 5.10) [inferred]:
 # timeouts close normally, a bad wsc token or an ended OAuth session as a
 # policy violation.
 CLOSE_TIMEOUT_CODE = 1000
@@ -214,7 +214,7 @@ class Gateway:
         try:
             client = self._bind(connection)
         except MalformedToken:
-            # PROTOCOL.md 5.9: an Error frame, then the server closes.
+            # docs/ringcentral.md 5.9: an Error frame, then the server closes.
             error = frames.error(
                 "WSG-400", "Malformed WebSocket session context token", 400
             )

@@ -2,7 +2,7 @@
 
 Subscription calls are answered here because a WebSocket subscription
 belongs to its socket (one per connection; a second create replaces the
-first, PROTOCOL.md 5.6). Every other path goes to the same REST router as
+first, docs/ringcentral.md 5.6). Every other path goes to the same REST router as
 plain HTTP, authenticated by the socket's OAuth session.
 """
 
@@ -119,7 +119,7 @@ class ClientRequests:
     def _subscription_call(
         self, client: WsClient, method: str, match: re.Match[str], body: Any
     ) -> Answer:
-        # PROTOCOL.md 3.2: changes are Medium, reads and renewals Light.
+        # docs/ringcentral.md 3.2: changes are Medium, reads and renewals Light.
         writes = method in ("POST", "PUT", "DELETE") and not match["renew"]
         verdict = self._limiter.hit(
             self._scope.owner_id, "Medium" if writes else "Light"

@@ -1,4 +1,4 @@
-"""WebSocket session contexts and their recovery with `wsc` (PROTOCOL.md 5.9).
+"""WebSocket session contexts and their recovery with `wsc` (docs/ringcentral.md 5.9).
 
 A session context is what outlives a socket: the `wsc` token and sequence,
 the subscription, and the OAuth session it was opened under. When a socket

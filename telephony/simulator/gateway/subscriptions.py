@@ -1,4 +1,4 @@
-"""Event filters and WebSocket subscriptions (PROTOCOL.md 5.6 and 6.1).
+"""Event filters and WebSocket subscriptions (docs/ringcentral.md 5.6 and 6.1).
 
 Pure: parse and normalise telephony/sessions filters, decide which parties a
 subscription sees, and render `SubscriptionInfo`.
@@ -19,7 +19,7 @@ from telephony.simulator.engine.wire import iso_ms
 from telephony.simulator.rest.errors import ApiError, api_error
 
 # WebSocket subscriptions renew themselves while the socket lives; the
-# platform still reports a one-day lifetime (PROTOCOL.md 5.5).
+# platform still reports a one-day lifetime (docs/ringcentral.md 5.5).
 EXPIRES_IN = 86399
 
 _FILTER = re.compile(

@@ -121,7 +121,7 @@ class WsClient:
 def new_envelope(
     subscription: Any, path: str, timestamp: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """A notification envelope for one subscription (PROTOCOL.md 5.7)."""
+    """A notification envelope for one subscription (docs/ringcentral.md 5.7)."""
     # Captured uuids are 19-digit numbers, not RFC 4122 UUIDs.
     return {
         "uuid": str(secrets.randbits(63)),

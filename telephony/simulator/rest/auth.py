@@ -1,6 +1,6 @@
 """OAuth sessions, bearer tokens and single-use WebSocket tokens.
 
-Pure bookkeeping with an injected monotonic clock (PROTOCOL.md 2 and 5.2):
+Pure bookkeeping with an injected monotonic clock (docs/ringcentral.md 2 and 5.2):
 a JWT login opens an OAuth session; refresh rotates both tokens inside the
 same session and kills the old access token at once; revoke ends the whole
 session. Like the platform, at most five sessions live per user and app, so

@@ -1,4 +1,4 @@
-"""Call Control REST endpoints (PROTOCOL.md 7) over the pure engine.
+"""Call Control REST endpoints (docs/ringcentral.md 7) over the pure engine.
 
 Each handler validates the request, asks the engine to act (which emits the
 matching telephony events to every subscriber at once) and returns the
@@ -110,7 +110,7 @@ class CallControl:
     def patch_party(self, request: Request, match: re.Match[str]) -> Response:
         """PATCH …/parties/{p}: mute; accepts the wrapped and flat bodies.
 
-        PROTOCOL.md 7.2 item 4: the spec wraps fields in `party`, the docs
+        docs/ringcentral.md 7.2 item 4: the spec wraps fields in `party`, the docs
         and cc-js send them flat; which one production takes is unknown.
         """
         body = json_body(request)

@@ -2,7 +2,7 @@
 
 Validation failures become RingCentral errors: 400 `CMN-101` with the
 parameter's name for a missing or bad value, 404 `CMN-102` for an id that
-names nothing in the account (PROTOCOL.md 3.1, 7).
+names nothing in the account (docs/ringcentral.md 3.1, 7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Call Control endpoints that create or move legs (PROTOCOL.md 7.2):
+"""Call Control endpoints that create or move legs (docs/ringcentral.md 7.2):
 transfer, forward, bridge, bring-in, supervise (session and party),
 call-out and conference.
 """
@@ -48,7 +48,7 @@ class Moves:
 
     def routes(self) -> list[tuple[str, str, Handler, str]]:
         """(method, pattern, handler, rate group); call-out and conference
-        are in the Heavy group (PROTOCOL.md 7)."""
+        are in the Heavy group (docs/ringcentral.md 7)."""
         return [
             ("POST", SESSION + r"/parties/bring-in$", self.bring_in, "Light"),
             ("POST", PARTY + "/transfer$", self.transfer, "Light"),

@@ -1,4 +1,4 @@
-"""Directory endpoints: extension list, one extension, devices (PROTOCOL.md 8).
+"""Directory endpoints: extension list, one extension, devices (docs/ringcentral.md 8).
 
 Agents are `User` extensions and call queues `Department` ones; ids are
 integers here (strings in telephony events), extension numbers strings.

@@ -1,4 +1,4 @@
-"""RingCentral error bodies (PROTOCOL.md 2.4 and 3.1).
+"""RingCentral error bodies (docs/ringcentral.md 2.4 and 3.1).
 
 Every refusal the simulator makes goes through `ApiError`, so a client sees
 the platform's shape, keyed by `errorCode`, and never a bare 500.

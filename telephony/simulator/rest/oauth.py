@@ -1,6 +1,6 @@
 """OAuth endpoints: token (JWT and refresh grants), revoke, wstoken.
 
-PROTOCOL.md 2 and 5.2. The token endpoint is form-encoded only and
+docs/ringcentral.md 2 and 5.2. The token endpoint is form-encoded only and
 authenticates the app with HTTP Basic; every failure returns RingCentral's
 OAuth error body.
 """

@@ -1,4 +1,4 @@
-"""Presence with detailed telephony state, and active calls (PROTOCOL.md 8).
+"""Presence with detailed telephony state, and active calls (docs/ringcentral.md 8).
 
 Presence is read from the engine's live sessions, the ground truth that
 `/_sim/state` shows, through its per-extension index: cheap enough to poll.
@@ -35,7 +35,7 @@ from telephony.simulator.rest.rest import Route
 
 JsonDict = dict[str, Any]
 
-# PROTOCOL.md 8 / docs finding-active-calls.md, in simulated seconds.
+# docs/ringcentral.md 8.1 (the active-calls lag), in simulated seconds.
 ACTIVE_CALLS_LAG = (3.0, 10.0)
 ACTIVE_CALLS_LINGER = 120.0
 

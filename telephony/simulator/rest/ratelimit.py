@@ -1,4 +1,4 @@
-"""Per-user rate limits by throttling group (PROTOCOL.md 3.2).
+"""Per-user rate limits by throttling group (docs/ringcentral.md 3.2).
 
 Every request of a (user/app) key counts against its group over a sliding
 window. One request too many opens a penalty: the request and every further
@@ -20,7 +20,7 @@ GROUPS = ("Light", "Medium", "Heavy", "Auth")
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Per-user limits of each throttling group (PROTOCOL.md 3.2).
+    """Per-user limits of each throttling group (docs/ringcentral.md 3.2).
 
     Defaults are the platform's: requests per `window` seconds, and a
     `penalty` during which every request of the group gets 429 and restarts

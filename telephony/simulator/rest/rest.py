@@ -1,7 +1,7 @@
 """The /restapi router: bearer check, routing, errors, rate-limit headers.
 
 The same router answers plain HTTP and REST-over-WebSocket `ClientRequest`
-frames (PROTOCOL.md 5.5); over the socket the caller is already
+frames (docs/ringcentral.md 5.5); over the socket the caller is already
 authenticated by its OAuth session, so no Authorization header is needed.
 """
 
@@ -47,7 +47,7 @@ class Route:
 def engine_error(exc: EngineError) -> ApiError:
     """Map an engine refusal to the platform's status and body."""
     if exc.kind == "state":
-        # No TAS-xxx code is confirmed in public sources (PROTOCOL.md 12);
+        # No TAS-xxx code is confirmed in public sources (docs/ringcentral.md 12);
         # the simulator uses one invented code for every state conflict.
         return api_error(409, "TAS-409", exc.message)
     parameter = "telephonySessionId" if exc.kind == "session" else "partyId"
@@ -74,7 +74,7 @@ class RestApi:
     ) -> None:
         self._tokens = tokens
         self._account_id = account_id
-        # PROTOCOL.md 3.2: limits per group; without a limiter they are
+        # docs/ringcentral.md 3.2: limits per group; without a limiter they are
         # counted and reported, never enforced.
         self._limiter = limiter or RateLimiter(None, clock=clock)
         self._routes = _routes(oauth, calls)
@@ -168,6 +168,6 @@ def _routes(oauth: OAuthEndpoints, calls: CallControl) -> tuple[Route, ...]:
         route("PATCH", _PARTY + "$", matched(calls.patch_party), "Light"),
         route("POST", _PARTY + "/hold$", matched(calls.hold), "Light"),
         route("POST", _PARTY + "/unhold$", matched(calls.unhold), "Light"),
-        # The other Call Control endpoints (PROTOCOL.md 7), listed there.
+        # The other Call Control endpoints (docs/ringcentral.md 7), listed there.
         *(route(m, p, matched(h), g) for m, p, h, g in calls.routes()),
     )

@@ -47,7 +47,8 @@ def fixture_text(name: str) -> str:
 
 
 def envelope(**body: Any) -> dict[str, Any]:
-    """The §6.9 event #6 envelope, with body fields replaced (None deletes)."""
+    """The event #6 envelope of docs/ringcentral.md 6.9, with body fields
+    replaced (None deletes)."""
     env = copy.deepcopy(json.loads(fixture_text("server_notification.json"))[1])
     for key, value in body.items():
         if value is None:
