@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.bench.fanout_peers import (
+from tests.support.lean_clients import (
     BUDGET_S,
     DRAIN_S,
     RATE,

@@ -20,7 +20,7 @@ import pytest
 
 from telephony.simulator import Simulator, SimulatorConfig
 from telephony.simulator.engine.model import PartyChange
-from tests.simulator.helpers import (
+from tests.support.gateway import (
     ACCOUNT_FILTER,
     login,
     open_socket,

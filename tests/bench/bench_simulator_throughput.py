@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from telephony.simulator import Simulator, SimulatorConfig
-from tests.simulator.helpers import (
+from tests.support.gateway import (
     ACCOUNT_FILTER,
     login,
     phone,

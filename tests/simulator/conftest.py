@@ -11,9 +11,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from telephony.simulator import Simulator, SimulatorConfig
-from tests.simulator.helpers import (
+from tests.support import WAIT
+from tests.support.gateway import (
     ACCOUNT_FILTER,
-    WAIT,
     login,
     open_socket,
     recv,

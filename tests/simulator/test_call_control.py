@@ -10,8 +10,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from telephony.simulator import Simulator, SimulatorConfig
-from tests.simulator.helpers import WAIT, bearer, login, next_event, place_call, summary
-from tests.simulator.openapi import assert_valid
+from tests.support import WAIT
+from tests.support.gateway import bearer, login, next_event, place_call, summary
+from tests.support.openapi import assert_valid
 
 SESSIONS = "/restapi/v1.0/account/~/telephony/sessions"
 

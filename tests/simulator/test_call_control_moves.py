@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection
 
-from tests.simulator.helpers import bearer, next_event, place_call, summary
-from tests.simulator.openapi import assert_valid
 from tests.simulator.test_call_control import SESSIONS, answered_call, assert_error
+from tests.support.gateway import bearer, next_event, place_call, summary
+from tests.support.openapi import assert_valid
 
 TELEPHONY = "/restapi/v1.0/account/~/telephony"
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection
 
-from tests.simulator.helpers import next_event, phone, place_call, summary
-from tests.simulator.openapi import assert_valid
+from tests.support.gateway import next_event, phone, place_call, summary
+from tests.support.openapi import assert_valid
 
 ACCOUNT = "/restapi/v1.0/account/1000000001/telephony/sessions"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.simulator.fakes import SPEED, Rig, rig
-from tests.simulator.helpers import bearer, phone, place_call, recv, request
-from tests.simulator.openapi import assert_valid
+from tests.support.clock import SPEED, Rig, rig
+from tests.support.gateway import bearer, phone, place_call, recv, request
+from tests.support.openapi import assert_valid
 
 ACCOUNT = "/restapi/v1.0/account/~"
 

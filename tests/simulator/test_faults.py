@@ -11,9 +11,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
-from tests.simulator.fakes import rig
-from tests.simulator.helpers import WAIT, bearer, next_event, place_call, recv, ws_url
-from tests.simulator.openapi import assert_valid
+from tests.support import WAIT
+from tests.support.clock import rig
+from tests.support.gateway import bearer, next_event, place_call, recv, ws_url
+from tests.support.openapi import assert_valid
 
 SESSION = "/restapi/v1.0/account/~/telephony/sessions/s-unknown"
 

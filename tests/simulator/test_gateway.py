@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
-from tests.simulator.helpers import (
+from tests.support.gateway import (
     ACCOUNT_FILTER,
     EXTENSION_FILTER,
     bearer,
@@ -24,7 +24,7 @@ from tests.simulator.helpers import (
     summary,
     ws_url,
 )
-from tests.simulator.openapi import assert_valid
+from tests.support.openapi import assert_valid
 
 
 async def test_wstoken_returns_ws_uri_on_same_port(

@@ -7,8 +7,9 @@ import json
 
 from websockets.asyncio.client import ClientConnection
 
-from tests.simulator.fakes import rig
-from tests.simulator.helpers import WAIT, recv
+from tests.support import WAIT
+from tests.support.clock import rig
+from tests.support.gateway import recv
 
 IDLE = 1800.0
 

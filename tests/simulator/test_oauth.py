@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
-from tests.simulator.helpers import (
+from tests.support import WAIT
+from tests.support.gateway import (
     ACCOUNT_FILTER,
     CLIENT_AUTH,
     JWT_GRANT,
-    WAIT,
     bearer,
     login,
     next_event,
@@ -21,7 +21,7 @@ from tests.simulator.helpers import (
     subscribe,
     ws_url,
 )
-from tests.simulator.openapi import assert_valid, assert_valid_response, required
+from tests.support.openapi import assert_valid, assert_valid_response, required
 
 SESSION_PATH = "/restapi/v1.0/account/~/telephony/sessions/s-unknown"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from telephony.simulator.rest.ratelimit import RateLimits
-from tests.simulator.fakes import rig
-from tests.simulator.helpers import (
+from tests.support.clock import rig
+from tests.support.gateway import (
     ACCOUNT_FILTER,
     bearer,
     login,
@@ -14,7 +14,7 @@ from tests.simulator.helpers import (
     request,
     subscription_body,
 )
-from tests.simulator.openapi import assert_valid
+from tests.support.openapi import assert_valid
 
 SESSION = "/restapi/v1.0/account/~/telephony/sessions/s-unknown"
 SMALL = RateLimits(light=3, medium=2, heavy=1, auth=50, window=60, penalty=60)

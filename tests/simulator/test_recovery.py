@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection
 
-from tests.simulator.fakes import Rig, rig
-from tests.simulator.helpers import (
+from tests.support import WAIT
+from tests.support.clock import Rig, rig
+from tests.support.gateway import (
     CLIENT_AUTH,
-    WAIT,
     login,
     next_event,
     phone,
@@ -20,7 +20,7 @@ from tests.simulator.helpers import (
     recv,
     summary,
 )
-from tests.simulator.openapi import assert_valid
+from tests.support.openapi import assert_valid
 
 
 async def drop(

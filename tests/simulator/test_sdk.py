@@ -19,7 +19,7 @@ import httpx
 
 from telephony.simulator import Simulator
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
-from tests.simulator.helpers import place_call
+from tests.support.gateway import place_call
 
 SDK_DIR = Path(__file__).resolve().parents[1] / "sdk"
 SCRIPT = SDK_DIR / "sdk_smoke.mjs"

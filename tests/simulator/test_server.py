@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from telephony.simulator import Simulator, SimulatorConfig
-from tests.simulator.helpers import (
+from tests.support import WAIT
+from tests.support.gateway import (
     ACCOUNT_FILTER,
-    WAIT,
     login,
     next_event,
     open_socket,
@@ -19,7 +19,7 @@ from tests.simulator.helpers import (
     subscribe,
     ws_url,
 )
-from tests.simulator.openapi import assert_valid
+from tests.support.openapi import assert_valid
 
 
 async def raw_exchange(sim: Simulator, payload: bytes, *, until_close: bool) -> bytes:

@@ -1,4 +1,5 @@
-"""Helpers shared by the simulator tests: login, gateway frames, events.
+"""Speaking RingCentral's protocol by hand to the embedded RingCentral:
+login, gateway sockets, subscriptions, frames (the simulator's tests).
 
 Every await that could hang is bounded by `asyncio.timeout(WAIT)`.
 """
@@ -14,8 +15,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
+from tests.support import WAIT
 
-WAIT = 5.0
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ACCOUNT_FILTER = "/restapi/v1.0/account/~/telephony/sessions"
 EXTENSION_FILTER = "/restapi/v1.0/account/~/extension/~/telephony/sessions"
