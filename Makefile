@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The embedded RingCentral's floor (`manage.py serve --help` lists them) and
+# its speed factor (2 = twice as many events per second).
+PROFILE ?= demo
+SPEED ?= $(or $(SIMULATOR_SPEED),1)
 
-.PHONY: run test test-postgres bench lint format install install-dev migrate worker simulator check
+.PHONY: run test test-postgres bench lint format install install-dev migrate worker simulator check prerequisites
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -34,24 +38,29 @@ migrate: install var/secret_key
 
 # Dashboard + telephony worker + embedded RingCentral, one process.
 run: migrate
-	DJANGO_SECRET_KEY_FILE=var/secret_key $(BIN)/python manage.py serve --port $(PORT)
+	DJANGO_SECRET_KEY_FILE=var/secret_key $(BIN)/python manage.py serve --port $(PORT) --profile $(PROFILE) --speed $(SPEED)
 
 # The worker alone, against RINGCENTRAL_SERVER_URL (scaled deployment).
 worker: install
 	$(BIN)/python manage.py telephony_worker
 
 simulator: install
-	$(BIN)/python manage.py ringcentral_simulator --host 127.0.0.1 --port 9100
+	$(BIN)/python manage.py ringcentral_simulator --host 127.0.0.1 --port 9100 --profile $(PROFILE) --speed $(SPEED)
 
-test: install-dev
+# Debian's chromium, Node.js, Redis and PostgreSQL: installed or started
+# when missing (as root), else one line saying what to install.
+prerequisites:
+	@.ci/prerequisites
+
+test: install-dev prerequisites
 	$(BIN)/pytest -m "not bench"
 
 # The same suite with PostgreSQL as the database (the scaled deployment's).
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_test
-test-postgres: install-dev
+test-postgres: install-dev prerequisites
 	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m "not bench" -q
 
-bench: install-dev
+bench: install-dev prerequisites
 	$(BIN)/pytest -m bench -q -s tests/bench
 
 lint: install-dev

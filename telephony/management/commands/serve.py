@@ -14,11 +14,13 @@ import daphne.server
 
 # isort: split
 
+import argparse
 import asyncio
 import gc
 import logging
 import os
 import secrets
+import socket
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -26,16 +28,52 @@ from channels.routing import get_default_application
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twisted.internet import defer, reactor
 
 from telephony.management.runtime import client_from_settings, simulator_credentials
 from telephony.ringcentral.client import RingCentralClient
+from telephony.simulator.config import PROFILES
 from telephony.worker import TelephonyWorker
 
 logger = logging.getLogger("telephony.serve")
 
 DEMO_USERNAME = "supervisor"
+# The embedded RingCentral's port, fixed so its control and fault API has a
+# documented address (README); --simulator-port or SIMULATOR_PORT change it.
+SIMULATOR_PORT = 9100
+# One line per floor for --help (definitions: telephony/simulator/floor).
+PROFILE_HELP = {
+    "none": "silent, calls only through the control API",
+    "office": "10 agents, a call a minute",
+    "demo": "10 agents in 2 queues, a call every 20 s",
+    "contact-centre": "400 agents in 8 queues, ~250 live calls",
+    "load-5000": "10,000 agents in 20 queues, ~5,000 live calls",
+}
+
+
+def _positive(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse to start, with a clear message, when a port is taken."""
+    if port == 0:
+        return
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); is Switchboard "
+                "already running? Choose another with --port / --simulator-port."
+            ) from None
 
 
 class Command(BaseCommand):
@@ -49,13 +87,33 @@ class Command(BaseCommand):
         parser.add_argument(
             "--simulator-port",
             type=int,
-            default=int(os.environ.get("SIMULATOR_PORT", 0)),
-            help="port of the embedded RingCentral (0: any free port)",
+            default=int(os.environ.get("SIMULATOR_PORT", SIMULATOR_PORT)),
+            help=f"port of the embedded RingCentral (default {SIMULATOR_PORT}; "
+            "0: any free port)",
         )
-        parser.add_argument("--profile", default="demo", help="simulator floor profile")
+        parser.add_argument(
+            "--profile",
+            choices=PROFILES,
+            default="demo",
+            help="the embedded RingCentral's call floor: "
+            + "; ".join(f"{name}: {PROFILE_HELP[name]}" for name in PROFILES),
+        )
+        parser.add_argument(
+            "--speed",
+            type=_positive,
+            default=None,
+            help="speed factor of the floor (default SIMULATOR_SPEED or 1; "
+            "2 plays it twice as fast)",
+        )
         parser.add_argument("--no-demo-user", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        embedded = not settings.RINGCENTRAL_SERVER_URL
+        for port in (options["port"], options["simulator_port"] if embedded else 0):
+            _check_free(
+                options["host"] if port == options["port"] else "127.0.0.1", port
+            )
+        options["speed"] = options["speed"] or settings.SIMULATOR_SPEED
         # settings.ASGI_APPLICATION, as daphne's runserver loads it.
         application = get_default_application()
         if not options["no_demo_user"]:
@@ -148,13 +206,20 @@ class Command(BaseCommand):
             SimulatorConfig(
                 **simulator_credentials(),
                 profile=options["profile"],
-                speed=settings.SIMULATOR_SPEED,
+                speed=options["speed"],
                 seed=None,
             )
         )
         await simulator.start(host="127.0.0.1", port=options["simulator_port"])
         self._cleanup.append(simulator.stop)
-        self.stdout.write(f"Embedded RingCentral: {simulator.url}")
+        self.stdout.write(
+            f"Embedded RingCentral: {simulator.url}  (floor {options['profile']}, "
+            f"speed {options['speed']:g})\n"
+            f"  control: POST {simulator.url}/_sim/calls, "
+            f"POST /_sim/calls/{{id}}/phone, GET /_sim/state\n"
+            f"  faults:  GET|POST|DELETE {simulator.url}/_sim/faults  "
+            "(docs/simulator.md: Control API)"
+        )
         return simulator
 
     def _stop_background(self) -> defer.Deferred[None]:
