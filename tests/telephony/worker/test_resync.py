@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from telephony.worker.resync import Report, sessions_from_presence
+from telephony.ringcentral.presence import sessions_from_presence
+from telephony.worker.resync import Report
 
 RECORDS = [
     {
