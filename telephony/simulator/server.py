@@ -26,6 +26,7 @@ from telephony.simulator.defaults import SERVER_ID
 from telephony.simulator.engine.account import Account
 from telephony.simulator.engine.engine import CallEngine
 from telephony.simulator.engine.model import PartyChange
+from telephony.simulator.engine.presence import PresenceBook, PresenceChange
 from telephony.simulator.faults import Faults
 from telephony.simulator.floor.floor import Floor
 from telephony.simulator.floor.profiles import profile_named
@@ -35,6 +36,7 @@ from telephony.simulator.gateway.gateway_requests import ClientRequests, Scope
 from telephony.simulator.gateway.recovery import ContextStore
 from telephony.simulator.rest.auth import TokenStore
 from telephony.simulator.rest.callcontrol import CallControl
+from telephony.simulator.rest.callqueues import CallQueues
 from telephony.simulator.rest.discovery import Directory
 from telephony.simulator.rest.errors import error_body
 from telephony.simulator.rest.httpserver import (
@@ -87,12 +89,23 @@ class Simulator:
         engine = CallEngine(
             account_id=account.id, clock=utc_now, rng=rng, sink=self._publish
         )
+        self.presence = PresenceBook(
+            engine,
+            tracked=(a.extension_id for a in account.agents),
+            now=utc_now,
+            sink=self._publish_presence,
+        )
         self._floor = Floor(
             engine=engine,
             rng=rng,
             account=account,
             profile=profile,
             speed=config.speed,
+            presence=self.presence,
+            # Its own stream: agents stepping away must not shift the calls.
+            spell_rng=random.Random(
+                None if config.seed is None else f"spells-{config.seed}"
+            ),
         )
         self._rest = RestApi(
             tokens=self._tokens,
@@ -103,7 +116,7 @@ class Simulator:
             limiter=self._limiter,
         )
         self._active_calls = self._discovery(engine)
-        self._control = ControlApi(self._floor)
+        self._control = ControlApi(self._floor, self.presence)
         self._gateway = self._build_gateway()
         self._faults_api = FaultsApi(
             self._faults,
@@ -125,7 +138,7 @@ class Simulator:
         )
 
     def _discovery(self, engine: CallEngine) -> ActiveCalls:
-        """Serve presence, extensions, devices and active calls."""
+        """Serve presence, extensions, devices, call queues and active calls."""
         directory = Directory(self.account, lambda: self.url)
         active_calls = ActiveCalls(
             directory=directory,
@@ -135,9 +148,15 @@ class Simulator:
             rng=random.Random(self.config.seed),
             speed=self.config.speed,
         )
-        presence = Presence(engine, directory)
+        presence = Presence(self.presence, directory)
+        queues = CallQueues(self.account, directory)
         self._rest.add_routes(
-            (*directory.routes(), *presence.routes(), *active_calls.routes())
+            (
+                *directory.routes(),
+                *queues.routes(),
+                *presence.routes(),
+                *active_calls.routes(),
+            )
         )
         return active_calls
 
@@ -185,6 +204,11 @@ class Simulator:
     def engine(self) -> CallEngine:
         """The call engine (ground truth; benchmarks drive it directly)."""
         return self._floor.engine
+
+    @property
+    def floor(self) -> Floor:
+        """The generated floor (pause it, read its profile)."""
+        return self._floor
 
     @property
     def url(self) -> str:
@@ -271,6 +295,10 @@ class Simulator:
         # active-calls view sees every change; faults act on delivery only.
         self._active_calls.observe(change)
         self._gateway.publish(change)
+
+    def _publish_presence(self, change: PresenceChange) -> None:
+        # Late-bound like _publish; presence follows the telephony event.
+        self._gateway.publish_presence(change)
 
     def _ws_uri(self, request: Request) -> str:
         # The Host the client used reaches us even through port mappings.

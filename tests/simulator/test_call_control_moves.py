@@ -109,7 +109,7 @@ async def test_park_and_pickup(
     assert codes(await events(socket, 3)) == [
         ("3", "Setup", ""),
         ("3", "Answered", ""),
-        ("2", "Disconnected", "Pickup"),
+        ("2", "Gone", "Pickup"),
     ]
 
 

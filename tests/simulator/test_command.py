@@ -78,7 +78,9 @@ async def test_serve_logs_url_and_stops_cleanly(
     assert not asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
 
 
-@pytest.mark.parametrize("profile", ["office", "contact-centre", "load-5000"])
+@pytest.mark.parametrize(
+    "profile", ["office", "contact-centre", "load-5000", "load-2000"]
+)
 def test_every_named_profile_is_selectable(
     profile: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

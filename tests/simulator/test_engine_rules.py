@@ -14,7 +14,13 @@ from telephony.simulator.engine import actions, queues, transfers
 from telephony.simulator.engine.account import DEMO_ACCOUNT, QueueSpec, build_account
 from telephony.simulator.engine.engine import CallEngine
 from telephony.simulator.engine.flows import start_inbound, start_internal
-from telephony.simulator.engine.model import Endpoint, EngineError, PartyChange
+from telephony.simulator.engine.model import (
+    Availability,
+    Endpoint,
+    EngineError,
+    PartyChange,
+)
+from telephony.simulator.engine.presence import PresenceBook, PresenceChange
 from telephony.simulator.engine.wire import event_party
 from telephony.simulator.floor.profiles import PROFILE_NAMES, profile_named
 
@@ -161,7 +167,9 @@ def test_park_then_pickup_moves_the_call_to_a_new_leg() -> None:
     assert not engine.is_busy(ALICE.extension_id)
     picked = transfers.pickup(engine, session_id, parked.id, BOB, BOB.device_id)
     assert (picked.status, picked.extension_id) == ("Answered", BOB.extension_id)
-    assert steps(changes)[-1] == ("2", "Disconnected", "Pickup")
+    assert steps(changes)[-1] == ("2", "Gone", "Pickup")
+    peer = event_party(changes[-1].party)["status"]["peerId"]
+    assert (peer["telephonySessionId"], peer["partyId"]) == (session_id, picked.id)
     assert engine.orbits  # freed lazily on the next park
     second = answered_inbound(engine)
     assert transfers.park(engine, second, f"p-{second[2:]}-2").park_data == "*801"
@@ -272,6 +280,7 @@ def test_profiles_and_config_agree_and_accounts_are_deterministic() -> None:
             "demo",
             "contact-centre",
             "load-5000",
+            "load-2000",
         }
     )
     load = profile_named("load-5000").account()
@@ -290,5 +299,65 @@ def test_profiles_and_config_agree_and_accounts_are_deterministic() -> None:
         "105",
     ]
     assert DEMO_ACCOUNT.device(ALICE.device_id).status == "Online"  # type: ignore[union-attr]
+    bench = profile_named("load-2000").account()
+    assert (len(bench.agents), len(bench.queues)) == (4000, 10)
+    assert all(bench.queues_of(a.extension_id) for a in bench.agents)
     with pytest.raises(ValueError):
         profile_named("busy")
+
+
+def test_presence_book_reports_each_change_of_an_agents_presence() -> None:
+    engine, _ = make_engine()
+    seen: list[PresenceChange] = []
+    book = PresenceBook(
+        engine,
+        tracked=[a.extension_id for a in DEMO_ACCOUNT.agents],
+        now=lambda: NOW,
+        sink=seen.append,
+    )
+    session_id = answered_inbound(engine)  # Alice: rings, then talks
+    party_id = next(
+        p.id for p in engine.get(session_id).parties.values() if p.extension_id
+    )
+    engine.set_muted(session_id, party_id, True)  # no presence change
+    engine.hold(session_id, party_id)
+    book.set_availability(ALICE.extension_id, dnd_status="DoNotAcceptAnyCalls")
+    book.set_availability(ALICE.extension_id, dnd_status="DoNotAcceptAnyCalls")
+    engine.hang_up(session_id)
+    assert [
+        (c.sequence, c.state.telephony_status, c.state.presence_status, c.simple)
+        for c in seen
+    ] == [
+        (1, "Ringing", "Busy", True),
+        (2, "CallConnected", "Busy", True),
+        (3, "OnHold", "Busy", True),
+        (4, "OnHold", "Busy", True),  # DND while on a call; a repeat: nothing
+        (5, "NoCall", "Busy", True),  # DND keeps the user Busy
+    ]
+    assert seen[3].state.dnd_status == "DoNotAcceptAnyCalls"
+    (ended,) = seen[4].ended
+    assert (ended.party_id, ended.status, ended.ended) == (party_id, "NoCall", True)
+    assert book.current(ALICE.extension_id) == seen[4].state
+    assert {c.extension_id for c in seen} == {ALICE.extension_id}
+
+
+def test_dnd_sends_direct_calls_to_voicemail_but_not_queue_choices() -> None:
+    engine, changes = make_engine()
+    engine.availability[BOB.extension_id] = Availability(
+        dnd_status="DoNotAcceptAnyCalls"
+    )
+    start_inbound(engine, caller=CUSTOMER, agent=BOB, company_number="+16505550100")
+    assert steps(changes) == [
+        ("1", "Setup", ""),
+        ("2", "Setup", ""),
+        ("1", "Answered", ""),
+        ("2", "Voicemail", ""),
+    ]
+    assert changes[-1].party.missed_call and changes[-1].party.pickup is None
+    start = len(changes)
+    start_internal(engine, caller=ALICE, callee=BOB)
+    assert steps(changes, start)[-1] == ("2", "Voicemail", "")
+    assert not Availability(dnd_status="TakeDepartmentCallsOnly").takes_direct_calls
+    assert Availability(dnd_status="TakeDepartmentCallsOnly").takes_queue_calls
+    assert not Availability(user_status="Busy").takes_queue_calls
+    assert Availability(user_status="Busy").takes_direct_calls

@@ -127,7 +127,10 @@ async def test_subscription_before_reading_connection_details(
 @pytest.mark.parametrize(
     "filters",
     [
-        ["/restapi/v1.0/account/~/presence"],
+        ["/restapi/v1.0/account/~/extension/~/favorite/presence"],
+        ["/restapi/v1.0/account/~/presence?sipData=true"],
+        ["/restapi/v1.0/account/~/presence?detailedTelephonyState=maybe"],
+        ["/restapi/v1.0/account/~/extension/42/presence"],
         ["/restapi/v1.0/account/42/telephony/sessions"],
         ["/restapi/v1.0/account/~/telephony/sessions?color=blue"],
         [],

@@ -130,3 +130,31 @@ async def phone(
     return await http.post(
         f"/_sim/calls/{session_id}/phone", json={"action": action, **fields}
     )
+
+
+ACCOUNT_PRESENCE_FILTER = "/restapi/v1.0/account/~/presence"
+DETAILED_PRESENCE_FILTER = ACCOUNT_PRESENCE_FILTER + "?detailedTelephonyState=true"
+
+
+def is_presence(envelope: dict[str, Any]) -> bool:
+    """True for a presence notification (its `event` path ends in /presence)."""
+    return str(envelope["event"]).partition("?")[0].endswith("/presence")
+
+
+async def next_presence(ws: ClientConnection) -> dict[str, Any]:
+    """The next presence notification's envelope, skipping telephony ones."""
+    while not is_presence(envelope := await next_event(ws)):
+        pass
+    return envelope
+
+
+def presence_summary(envelope: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """(extensionId, telephonyStatus, presenceStatus, userStatus, dndStatus)."""
+    body = envelope["body"]
+    return (
+        body["extensionId"],
+        body["telephonyStatus"],
+        body["presenceStatus"],
+        body["userStatus"],
+        body["dndStatus"],
+    )

@@ -1,4 +1,5 @@
-"""Control API under /_sim/: place calls, act on desk phones, read state.
+"""Control API under /_sim/: place calls, act on desk phones, read state,
+set agents' availability, pause the floor.
 
 Not part of RingCentral: JSON in and out, no authentication, never under
 /restapi. Tests and demos use it to make the floor do something specific.
@@ -11,8 +12,9 @@ import json
 import re
 from typing import Any
 
-from telephony.simulator.control import simcalls
+from telephony.simulator.control import agents, simcalls
 from telephony.simulator.engine.engine import EngineError
+from telephony.simulator.engine.presence import PresenceBook
 from telephony.simulator.engine.wire import call_party
 from telephony.simulator.floor.floor import Floor
 from telephony.simulator.rest.errors import ApiError, api_error, not_found_uri
@@ -20,14 +22,17 @@ from telephony.simulator.rest.httpserver import Request, Response, json_response
 from telephony.simulator.rest.rest import engine_error
 
 _PHONE = re.compile(r"^/_sim/calls/(?P<session>[^/]+)/phone$")
-# Scenarios and phone actions: telephony/simulator/control/simcalls.py.
+_AGENT_PRESENCE = re.compile(r"^/_sim/agents/(?P<number>[^/]+)/presence$")
+# Scenarios and phone actions: telephony/simulator/control/simcalls.py;
+# agents and the floor itself: telephony/simulator/control/agents.py.
 
 
 class ControlApi:
     """Handlers for /_sim/ requests."""
 
-    def __init__(self, floor: Floor) -> None:
+    def __init__(self, floor: Floor, presence: PresenceBook) -> None:
         self._floor = floor
+        self._presence = presence
 
     def handle(self, request: Request) -> Response:
         """Route one /_sim/ request."""
@@ -47,6 +52,20 @@ class ControlApi:
         match = _PHONE.match(request.path)
         if match and request.method == "POST":
             return self._phone(match["session"], _json_body(request))
+        account = self._floor.account
+        if request.path == "/_sim/agents" and request.method == "GET":
+            return json_response(200, agents.agents(account, self._presence))
+        match = _AGENT_PRESENCE.match(request.path)
+        if match and request.method == "POST":
+            record = agents.set_presence(
+                account, self._presence, match["number"], _json_body(request)
+            )
+            return json_response(200, record)
+        if request.path == "/_sim/floor" and request.method == "GET":
+            return json_response(200, agents.floor_state(self._floor))
+        if request.path == "/_sim/floor" and request.method == "POST":
+            body = agents.set_floor(self._floor, _json_body(request))
+            return json_response(200, body)
         raise not_found_uri()
 
     def _state(self) -> Response:

@@ -13,7 +13,7 @@ extension numbers, names, extension ids and device ids:
 
 Read API (used by Call Control, the floor and the discovery endpoints):
 `Account.agents`, `.queues`, `.park_locations`, `.devices`, `.owner`,
-`agent_by_number/agent_by_id`, `queue_by_number/queue_by_id`,
+`agent_by_number/agent_by_id`, `queue_by_number/queue_by_id`, `queues_of`,
 `park_by_id`, `device`, `devices_of`, `extension_ids`, `name_of`.
 """
 
@@ -107,12 +107,18 @@ class Account:
     _agents_by_number: dict[str, Agent] = field(init=False, repr=False)
     _agents_by_id: dict[str, Agent] = field(init=False, repr=False)
     _devices_by_id: dict[str, Device] = field(init=False, repr=False)
+    _queues_by_member: dict[str, tuple[CallQueue, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.devices = tuple(d for a in self.agents for d in agent_devices(a))
         self._agents_by_number = {a.extension_number: a for a in self.agents}
         self._agents_by_id = {a.extension_id: a for a in self.agents}
         self._devices_by_id = {d.id: d for d in self.devices}
+        members: dict[str, list[CallQueue]] = {}
+        for queue in self.queues:
+            for agent in queue.members:
+                members.setdefault(agent.extension_id, []).append(queue)
+        self._queues_by_member = {k: tuple(v) for k, v in members.items()}
 
     @property
     def owner(self) -> Agent:
@@ -132,6 +138,10 @@ class Account:
         return next(
             (q for q in self.queues if q.extension_number == extension_number), None
         )
+
+    def queues_of(self, extension_id: str) -> tuple[CallQueue, ...]:
+        """The call queues this agent is a member of."""
+        return self._queues_by_member.get(extension_id, ())
 
     def queue_by_id(self, extension_id: str) -> CallQueue | None:
         """The call queue with this extension id, if any."""

@@ -7,7 +7,9 @@ injected). Richer rules use its building blocks: `queues.py`,
 `transfers.py` (transfer, bridge, park, voicemail) and `actions.py`.
 
 Read API: `sessions` (id → `Session`), `get`, `sessions_of(extension_id)`,
-`is_busy(extension_id)`, `add_listener`. Wire shapes live in `wire.py`.
+`is_busy(extension_id)`, `availability_of(extension_id)`, `add_listener`.
+Wire shapes live in `wire.py`; presence (what users set and what their
+phones do) in `presence.py`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 
 from telephony.simulator.engine.index import ExtensionIndex
 from telephony.simulator.engine.model import (
+    AVAILABLE,
     BUSY,
     CONNECTED,
     RINGING,
+    Availability,
     Clock,
     Direction,
     Endpoint,
@@ -49,6 +53,9 @@ class CallEngine:
         self._by_extension = ExtensionIndex()
         # Park orbit (*801…) -> (session id, party id) of the parked call.
         self.orbits: dict[str, tuple[str, str]] = {}
+        # What users set (userStatus, dndStatus); absent = available.
+        # Changed through presence.PresenceBook, which reports it.
+        self.availability: dict[str, Availability] = {}
 
     # -- read API -------------------------------------------------------------
 
@@ -70,6 +77,10 @@ class CallEngine:
         """Live sessions in which this extension has a live party."""
         ids = self._by_extension.session_ids(extension_id)
         return [self.sessions[i] for i in ids if i in self.sessions]
+
+    def availability_of(self, extension_id: str) -> Availability:
+        """What the user set (Available and TakeAllCalls by default)."""
+        return self.availability.get(extension_id, AVAILABLE)
 
     def is_busy(self, extension_id: str) -> bool:
         """True while a leg of this extension rings, talks or holds."""

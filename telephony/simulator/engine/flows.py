@@ -25,7 +25,8 @@ def start_inbound(
 
     Setup p-1 (caller, Outbound, account path) → Setup p-2 (agent, Inbound)
     → Answered p-1 (RingCentral destination reached before the human
-    answers) → Proceeding p-2 with mobilePickupData (ringing).
+    answers) → Proceeding p-2 with mobilePickupData (ringing), or
+    Voicemail p-2 when the agent is on Do Not Disturb.
     """
     session = engine.open_session()
     dialled = Endpoint(company_number)
@@ -39,10 +40,19 @@ def start_inbound(
         extension_id=agent.extension_id,
     )
     engine.change(session, customer.id, status="Answered", to=reached)
-    engine.change(
-        session, user.id, status="Proceeding", pickup=engine.ringing_pickup(user)
-    )
+    ring_user(engine, session, user)
     return session
+
+
+def ring_user(engine: CallEngine, session: Session, leg: Party) -> Party:
+    """A direct call reaches a user's leg: it rings (Proceeding with
+    mobilePickupData), or goes to the user's voicemail when the user is on
+    Do Not Disturb [inferred: no event sequence for DND is published]."""
+    if engine.availability_of(leg.extension_id or "").takes_direct_calls:
+        return engine.change(
+            session, leg.id, status="Proceeding", pickup=engine.ringing_pickup(leg)
+        )
+    return engine.change(session, leg.id, status="Voicemail", missed_call=True)
 
 
 def start_outbound(
@@ -115,9 +125,7 @@ def ring_extension(
         extension_id=callee.extension_id,
     )
     engine.change(session, first.id, status="Answered")
-    engine.change(
-        session, second.id, status="Proceeding", pickup=engine.ringing_pickup(second)
-    )
+    ring_user(engine, session, second)
 
 
 def user_party(session: Session) -> Party:

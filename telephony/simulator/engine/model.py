@@ -79,6 +79,46 @@ class UiCallInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Availability:
+    """What a user set: `userStatus` and `dndStatus` (docs/ringcentral.md 8.5).
+
+    `userStatus` is Available, Busy (away from the desk) or Offline;
+    `dndStatus` decides which calls reach the user at all: Do Not Disturb
+    sends direct calls to voicemail, and call queues skip members who do
+    not take queue calls.
+    """
+
+    user_status: str = "Available"
+    dnd_status: str = "TakeAllCalls"
+
+    @property
+    def takes_direct_calls(self) -> bool:
+        """A direct call rings this user (else it goes to voicemail)."""
+        return self.dnd_status in ("TakeAllCalls", "DoNotAcceptDepartmentCalls")
+
+    @property
+    def takes_queue_calls(self) -> bool:
+        """A call queue rings this member (at the desk, not on DND)."""
+        return self.at_desk and self.dnd_status in (
+            "TakeAllCalls",
+            "TakeDepartmentCallsOnly",
+        )
+
+    @property
+    def at_desk(self) -> bool:
+        """The person is there: answers a ringing phone, places calls."""
+        return self.user_status == "Available"
+
+    @property
+    def available(self) -> bool:
+        """Fully available: at the desk and taking every call."""
+        return self.at_desk and self.dnd_status == "TakeAllCalls"
+
+
+AVAILABLE = Availability()
+
+
+@dataclass(frozen=True, slots=True)
 class Party:
     """Immutable snapshot of one leg; the engine replaces it on change.
 

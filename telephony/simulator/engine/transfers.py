@@ -16,6 +16,7 @@ from typing import Literal
 from telephony.simulator.defaults import Agent
 from telephony.simulator.engine.account import CallQueue
 from telephony.simulator.engine.engine import CallEngine
+from telephony.simulator.engine.flows import ring_user
 from telephony.simulator.engine.model import (
     CONNECTED,
     RINGING,
@@ -114,9 +115,7 @@ def add_target_leg(
         to=target.endpoint,
         extension_id=ext,
     )
-    return engine.change(
-        session, leg.id, status="Proceeding", pickup=engine.ringing_pickup(leg)
-    )
+    return ring_user(engine, session, leg)
 
 
 def blind_transfer(
@@ -201,7 +200,12 @@ def pickup(
 ) -> Party:
     """Pick a parked call up on a device: a new answered leg for its owner.
 
-    The parked leg ends with reason `Pickup` [inferred].
+    The parked leg leaves as `Gone` (docs/ringcentral.md 6.5: a party
+    connected elsewhere, pickup from park included) with `peerId` on the
+    new leg and reason `Pickup` [inferred: the new leg stays in the same
+    session]. Not `Disconnected`/`Pickup`, which means "moved to another
+    device of the same user" and is no end for clients (6.7, 10 item 3):
+    a client would keep the call forever.
     """
     session = engine.get(session_id)
     parked = _require(session.party(party_id), frozenset({"Parked"}), "pick up")
@@ -215,7 +219,13 @@ def pickup(
         extension_id=agent.extension_id,
     )
     answered = engine.change(session, leg.id, status="Answered")
-    engine.end(session, parked.id, reason="Pickup")
+    engine.end(
+        session,
+        parked.id,
+        status="Gone",
+        reason="Pickup",
+        peer=Peer(session.id, answered.id, session.legacy_id),
+    )
     return answered
 
 

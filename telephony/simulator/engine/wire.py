@@ -17,6 +17,12 @@ from telephony.simulator.engine.model import (
     Recording,
     Session,
 )
+from telephony.simulator.engine.presence import (
+    MAX_EVENT_CALLS,
+    ActiveCall,
+    PresenceChange,
+    PresenceState,
+)
 
 JsonDict = dict[str, Any]
 
@@ -200,3 +206,74 @@ def short_party(party: Party) -> JsonDict:
     if "owner" in full:
         data["owner"] = full["owner"]
     return data
+
+
+# -- presence (docs/ringcentral.md 8.2 and 8.5) ---------------------------------
+
+
+def active_call(call: ActiveCall) -> JsonDict:
+    """`ActiveCallInfo` / `ActiveCallInfoWithoutSIP`: one leg of the
+    extension; `id` and `partyId` are the party id."""
+    data: JsonDict = {
+        "id": call.party_id,
+        "direction": call.direction,
+        "from": call.from_number,
+        "to": call.to_number,
+        "startTime": iso_ms(call.started_at),
+        "telephonyStatus": call.status,
+        "sessionId": call.legacy_id,
+        "telephonySessionId": call.session_id,
+        "partyId": call.party_id,
+        "queueCall": call.queue_call,
+    }
+    if call.from_name is not None:
+        data["fromName"] = call.from_name
+    if call.to_name is not None:
+        data["toName"] = call.to_name
+    if call.ended:
+        data["terminationType"] = "final"
+    return data
+
+
+def presence_fields(state: PresenceState) -> JsonDict:
+    """What REST presence and presence notifications share."""
+    return {
+        "telephonyStatus": state.telephony_status,
+        "presenceStatus": state.presence_status,
+        "userStatus": state.user_status,
+        "dndStatus": state.dnd_status,
+        "meetingStatus": "Disconnected",
+        "allowSeeMyPresence": True,
+        "ringOnMonitoredCall": False,
+        "pickUpCallsOnHold": False,
+    }
+
+
+def presence_event_body(
+    change: PresenceChange, owner_id: str, *, detailed: bool
+) -> JsonDict:
+    """`body` of a presence notification: `AccountPresenceEventBody` /
+    `ExtensionPresenceEventBody`, plus `activeCalls` (the latest seven,
+    calls that just ended first as `NoCall`/`final`) and
+    `totalActiveCalls` when detailed (`DetailedExtensionPresenceEventBody`)."""
+    state = change.state
+    body: JsonDict = {
+        "extensionId": change.extension_id,
+        "sequence": change.sequence,
+        **presence_fields(state),
+        "ownerId": owner_id,
+    }
+    if detailed:
+        ended = change.ended[:MAX_EVENT_CALLS]
+        room = MAX_EVENT_CALLS - len(ended)
+        live = state.calls[-room:] if room > 0 else ()
+        body["activeCalls"] = [active_call(c) for c in (*ended, *live)]
+        body["totalActiveCalls"] = len(state.calls)
+    return body
+
+
+def presence_event_path(account_id: str, extension_id: str, *, detailed: bool) -> str:
+    """Concrete `event` path: always the extension's own presence path,
+    whichever filter matched; detailed ones keep their query."""
+    path = f"/restapi/v1.0/account/{account_id}/extension/{extension_id}/presence"
+    return path + ("?detailedTelephonyState=true" if detailed else "")

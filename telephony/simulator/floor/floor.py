@@ -3,10 +3,16 @@
 This is the only part of the engine side that touches asyncio: one runner
 task sleeps until the next step on the timeline is due, runs it against
 the pure engine, and goes back to sleep. A generating profile adds a
-`Generator` (arrivals, see `generator.py`); profile "none" only plays
-calls placed through the control API. The steps of a plan beyond ring,
-talk and hang-up (hold, mute, record, transfer, park, voicemail) are in
-`floor_steps.py`.
+`Generator` (arrivals, see `generator.py`) and `Spells` (agents stepping
+away, see `availability.py`); profile "none" only plays calls placed
+through the control API. The steps of a plan beyond ring, talk and hang-up
+(hold, mute, record, transfer, park, voicemail) are in `floor_steps.py`.
+
+The floor keeps its own time: the injected monotonic clock minus the time
+spent paused. While paused nothing on the timeline runs (no arrivals, no
+plan steps, no spells); on resume every timer goes on from where it
+stopped. Actions from outside (Call Control, the control API) still act
+on the engine at once.
 """
 
 from __future__ import annotations
@@ -19,14 +25,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from telephony.simulator.defaults import CALLER_NAMES, Agent
-from telephony.simulator.engine import flows, queues
+from telephony.simulator.engine import flows, queues, transfers
 from telephony.simulator.engine.account import Account, CallQueue
 from telephony.simulator.engine.engine import CallEngine
 from telephony.simulator.engine.model import (
     RINGING,
+    Availability,
     Endpoint,
     EngineError,
     Party,
@@ -38,6 +45,9 @@ from telephony.simulator.floor.plans import CallPlan, random_plan
 from telephony.simulator.floor.profiles import Profile, profile_named
 from telephony.simulator.floor.timeline import Action, Timeline
 
+if TYPE_CHECKING:
+    from telephony.simulator.engine.presence import PresenceBook
+
 logger = logging.getLogger("telephony.simulator.floor")
 
 Scenario = Literal["inbound", "outbound", "internal", "queue"]
@@ -45,6 +55,19 @@ Scenario = Literal["inbound", "outbound", "internal", "queue"]
 IDLE_TRIES = 24
 # Pools larger than this are only sampled, never scanned (load profiles).
 FULL_SCAN_LIMIT = 500
+
+# Who may be picked for what (see model.Availability).
+Accept = Callable[[Availability], bool]
+
+
+def fully_available(availability: Availability) -> bool:
+    """At the desk and taking every call: transfers, consults, defaults."""
+    return availability.available
+
+
+def takes_queue_calls(availability: Availability) -> bool:
+    """A call queue may ring this member."""
+    return availability.takes_queue_calls
 
 
 @dataclass(frozen=True)
@@ -72,13 +95,20 @@ class Floor:
         profile: Profile | None = None,
         speed: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        presence: PresenceBook | None = None,
+        spell_rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
         self.account = account
         self.profile = profile or profile_named("none")
         self.rng = rng
-        self._speed = speed
+        self.speed = speed
+        self.presence = presence
+        # Its own RNG: agents stepping away must not shift the call stream.
+        self._spell_rng = spell_rng or random.Random()
         self._clock = clock
+        self._paused_at: float | None = None
+        self._paused_for = 0.0
         self._timeline = Timeline()
         # Plans of calls still ringing; ids of calls with a hang-up due.
         self.plans: dict[str, CallPlan] = {}
@@ -102,11 +132,62 @@ class Floor:
 
     def start(self) -> None:
         """Start the runner task (inside a running loop)."""
-        if self.generating:
-            from telephony.simulator.floor.generator import Generator
-
-            Generator(self, self.profile).start()
+        self.begin()
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def begin(self) -> None:
+        """Schedule a generating profile's arrivals and availability
+        spells (`start` does it; tests driving `run_due` call it)."""
+        if not self.generating:
+            return
+        from telephony.simulator.floor.availability import Spells
+        from telephony.simulator.floor.generator import Generator
+
+        Generator(self, self.profile).start()
+        if self.presence is not None and self.profile.spells.share > 0:
+            Spells(self, self.presence, self.profile.spells, self._spell_rng).start()
+
+    # -- pausing ------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        """True while the floor's time stands still."""
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        """Freeze the floor: no arrivals, no plan steps, no spells."""
+        if self._paused_at is None:
+            self._paused_at = self._clock()
+
+    def resume(self) -> None:
+        """Let the floor's time run again from where it stopped."""
+        if self._paused_at is not None:
+            self._paused_for += self._clock() - self._paused_at
+            self._paused_at = None
+            self._wake.set()
+
+    def now(self) -> float:
+        """The floor's time: the clock minus the time spent paused."""
+        moment = self._clock() if self._paused_at is None else self._paused_at
+        return moment - self._paused_for
+
+    def next_due(self) -> float | None:
+        """When the next step is due, on the floor's time (`now`)."""
+        return self._timeline.next_at()
+
+    def run_due(self) -> int:
+        """Run every step due by now (none while paused); how many ran."""
+        if self.paused:
+            return 0
+        actions = self._timeline.due(self.now())
+        for action in actions:
+            try:
+                action()
+            except EngineError as exc:
+                logger.debug("plan step skipped: %s", exc.message)
+            except Exception:
+                logger.exception("plan step failed")
+        return len(actions)
 
     async def stop(self) -> None:
         """Cancel the runner and forget pending steps."""
@@ -154,19 +235,25 @@ class Floor:
                 ring = self.rng.uniform(*self.profile.shape.ring)
                 self.schedule(ring, partial(self._answer_leg, session.id, party.id))
 
-    def idle_agent(self, pool: Sequence[Agent] | None = None) -> Agent | None:
-        """A random agent of `pool` (default: all) whose phone is free."""
-        found = self.idle_agents_sample(pool or self.agents, 1)
+    def idle_agent(
+        self, pool: Sequence[Agent] | None = None, accept: Accept = fully_available
+    ) -> Agent | None:
+        """A random agent of `pool` (default: all) whose phone is free and
+        who is available (by default: at the desk, taking every call)."""
+        found = self.idle_agents_sample(pool or self.agents, 1, accept)
         return found[0] if found else None
 
-    def idle_agents_sample(self, pool: Sequence[Agent], count: int) -> list[Agent]:
-        """Up to `count` distinct idle agents of `pool`, picked at random."""
+    def idle_agents_sample(
+        self, pool: Sequence[Agent], count: int, accept: Accept | None = None
+    ) -> list[Agent]:
+        """Up to `count` distinct idle agents of `pool`, picked at random;
+        with `accept`, only agents whose availability it accepts."""
         chosen: dict[str, Agent] = {}
         for _ in range(IDLE_TRIES):
             if len(chosen) >= count:
                 return list(chosen.values())
             agent = self.rng.choice(pool)
-            if not self.engine.is_busy(agent.extension_id):
+            if self._free(agent, accept):
                 chosen.setdefault(agent.extension_id, agent)
         if len(pool) > FULL_SCAN_LIMIT:
             # A big floor this busy skips the call rather than scanning.
@@ -175,13 +262,18 @@ class Floor:
         for agent in rest:
             if len(chosen) >= count:
                 break
-            if not self.engine.is_busy(agent.extension_id):
+            if self._free(agent, accept):
                 chosen[agent.extension_id] = agent
         return list(chosen.values())
 
     def idle_agents(self) -> list[Agent]:
         """Agents without a live call (a full scan: small accounts only)."""
         return [a for a in self.agents if not self.engine.is_busy(a.extension_id)]
+
+    def _free(self, agent: Agent, accept: Accept | None) -> bool:
+        if self.engine.is_busy(agent.extension_id):
+            return False
+        return accept is None or accept(self.engine.availability_of(agent.extension_id))
 
     def random_customer(self) -> Endpoint:
         """A PSTN customer with a 415-555 number and a caller-id name."""
@@ -190,13 +282,13 @@ class Floor:
 
     def schedule(self, seconds: float, action: Action) -> float:
         """Run `action` after `seconds` simulated seconds; returns its due
-        time on the floor's clock."""
-        return self.schedule_from(self._clock(), seconds, action)
+        time on the floor's time (`now`)."""
+        return self.schedule_from(self.now(), seconds, action)
 
     def schedule_from(self, base: float, seconds: float, action: Action) -> float:
-        """Run `action` `seconds` simulated seconds after clock time `base`
+        """Run `action` `seconds` simulated seconds after floor time `base`
         (a chain of arrivals keeps its rate however late the loop runs)."""
-        at = base + seconds / self._speed
+        at = base + seconds / self.speed
         if self._timeline.schedule(at, action):
             self._wake.set()
         return at
@@ -207,13 +299,21 @@ class Floor:
         customer = request.customer or self.random_customer()
         company = self.account.company_number
         if request.scenario == "queue" and request.queue is not None:
+            # A queue skips members who do not take queue calls (DND, away).
             agents = (
                 [request.agent]
                 if request.agent is not None
                 else self.idle_agents_sample(
-                    request.queue.members, self.profile.parallel_ring
+                    request.queue.members,
+                    self.profile.parallel_ring,
+                    takes_queue_calls,
                 )
             )
+            agents = [
+                a
+                for a in agents
+                if self.engine.availability_of(a.extension_id).takes_queue_calls
+            ]
             return queues.start_queue(
                 self.engine,
                 caller=customer,
@@ -244,14 +344,30 @@ class Floor:
         if plan.voicemail:
             floor_steps.voicemail(self, session_id, plan)
             return
-        ringing = session.ringing_agents()
-        if session.queue_id is not None and ringing:
-            self.answer(session_id, self.rng.choice(ringing).id)
+        ringing = (
+            session.ringing_agents()
+            if session.queue_id is not None
+            else [
+                p
+                for p in session.live_parties()
+                if p.status in RINGING and p.direction == "Inbound"
+            ]
+        )
+        # Nobody answers a phone whose owner is away from the desk.
+        answering = [p for p in ringing if self._answers(p)]
+        if session.queue_id is not None and answering:
+            self.answer(session_id, self.rng.choice(answering).id)
         elif session.queue_id is not None:
             self.plans.pop(session_id)
             queues.no_answer(self.engine, session)
+        elif answering:
+            self.answer(session_id, answering[0].id)
+        elif ringing or any(p.status == "Voicemail" for p in session.live_parties()):
+            # Away: it rings out to voicemail; on DND voicemail took it at
+            # once. Either way the caller leaves a message and hangs up.
+            floor_steps.voicemail(self, session_id, plan)
         else:
-            self.answer(session_id)
+            self.plans.pop(session_id)  # answered through the API meanwhile
 
     def _abandon(self, session_id: str) -> None:
         session = self.engine.sessions.get(session_id)
@@ -259,10 +375,19 @@ class Floor:
             self.plans.pop(session_id)
             self.engine.hang_up(session_id, flows.caller_party(session).id)
 
+    def _answers(self, party: Party) -> bool:
+        # PSTN callees always answer; users only when at their desk.
+        ext = party.extension_id
+        return ext is None or self.engine.availability_of(ext).at_desk
+
     def _answer_leg(self, session_id: str, party_id: str) -> None:
         self._followed.discard(party_id)
         session = self.engine.sessions.get(session_id)
         if session is None or session.party(party_id).status not in RINGING:
+            return
+        party = session.party(party_id)
+        if not self._answers(party) and not party.queue_call:
+            transfers.to_voicemail(self.engine, session_id, party_id)
             return
         self.engine.answer(session_id, party_id)
         if session_id not in self.plans and not floor_steps.has_end(self, session):
@@ -283,15 +408,9 @@ class Floor:
 
     async def _run(self) -> None:
         while True:
-            for action in self._timeline.due(self._clock()):
-                try:
-                    action()
-                except EngineError as exc:
-                    logger.debug("plan step skipped: %s", exc.message)
-                except Exception:
-                    logger.exception("plan step failed")
-            next_at = self._timeline.next_at()
-            delay = None if next_at is None else max(0.0, next_at - self._clock())
+            self.run_due()
+            next_at = None if self.paused else self._timeline.next_at()
+            delay = None if next_at is None else max(0.0, next_at - self.now())
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):

@@ -68,13 +68,24 @@ class Generator:
         if scenario == "queue" and floor.account.queues:
             queue = rng.choice(floor.account.queues)
             return CallRequest("queue", None, plan, queue=queue)
+        # A caller dials whoever they want, away or not (DND sends them
+        # to voicemail); only people at their desk place calls.
         agents = floor.idle_agents_sample(floor.agents, 2)
         if not agents:
             return None
-        if scenario == "internal" and len(agents) > 1:
-            return CallRequest("internal", agents[0], plan, peer=agents[1])
+        if scenario == "inbound":
+            return CallRequest("inbound", agents[0], plan)
+        present = [
+            a for a in agents if floor.engine.availability_of(a.extension_id).at_desk
+        ]
+        if not present:
+            return None
+        caller = present[0]
+        others = [a for a in agents if a is not caller]
+        if scenario == "internal" and others:
+            return CallRequest("internal", caller, plan, peer=others[0])
         if scenario == "outbound":
             ringout = rng.random() < self._profile.shape.ringout_share
             origin = "RingOut" if ringout else "Call"
-            return CallRequest("outbound", agents[0], plan, origin=origin)
+            return CallRequest("outbound", caller, plan, origin=origin)
         return CallRequest("inbound", agents[0], plan)

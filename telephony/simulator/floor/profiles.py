@@ -7,7 +7,10 @@ durations are simulated seconds (divided by `SimulatorConfig.speed`).
 
 Concurrency follows Little's law: calls in progress ≈ arrival rate x mean
 call duration, so `load-5000` pairs short calls (about 40 s) with about
-120 arrivals a second to hold 5,000 calls at roughly 1,000 events/s.
+120 arrivals a second to hold 5,000 calls at roughly 1,000 events/s. With
+the same mix a call makes about 9 events, so `load-2000` (the benchmark
+floor: 300 events/s) needs 34 arrivals a second, and calls of about 60 s
+to hold 2,000.
 """
 
 from __future__ import annotations
@@ -50,6 +53,31 @@ class CallShape:
 
 
 @dataclass(frozen=True)
+class SpellShape:
+    """How often agents are unavailable: the share of agents away at any
+    moment, how long a spell lasts (simulated seconds, uniform) and what
+    kind it is (weights): `away` (userStatus Busy: at lunch, in a
+    meeting), `dnd` (Do Not Disturb), `no_queue` (DoNotAcceptDepartment-
+    Calls: a break from the queues, direct calls still ring) and
+    `offline` (userStatus Offline: logged out)."""
+
+    share: float = 0.0
+    length: tuple[float, float] = (120.0, 600.0)
+    mix: dict[str, float] = field(
+        default_factory=lambda: {
+            "away": 45.0,
+            "dnd": 30.0,
+            "no_queue": 15.0,
+            "offline": 10.0,
+        }
+    )
+
+
+# About 7 % of agents unavailable at any time, for 2-10 minutes each.
+FLOOR_SPELLS = SpellShape(share=0.07)
+
+
+@dataclass(frozen=True)
 class Profile:
     """One named floor: account size, arrival process, call shape."""
 
@@ -74,6 +102,8 @@ class Profile:
     # How many idle members of a queue ring in parallel for one call.
     parallel_ring: int = 2
     shape: CallShape = CallShape()
+    # Agents stepping away (generating profiles only).
+    spells: SpellShape = SpellShape()
 
     def account(self) -> Account:
         """The profile's account (built once per profile, cached)."""
@@ -93,6 +123,7 @@ PROFILES: dict[str, Profile] = {
         warm_up=1,
         mix={"inbound": 50, "queue": 10, "outbound": 30, "internal": 10},
         shape=CallShape(hold_chance=0.15, voicemail_chance=0.1, transfer_chance=0.05),
+        spells=FLOOR_SPELLS,
     ),
     # What `make run` shows: ten agents, Sales and Support ringing in
     # parallel, a little of everything.
@@ -112,6 +143,7 @@ PROFILES: dict[str, Profile] = {
             park_chance=0.04,
             ringout_share=0.2,
         ),
+        spells=FLOOR_SPELLS,
     ),
     # A contact centre: 400 agents in eight queues, ~250 calls in progress.
     "contact-centre": Profile(
@@ -131,6 +163,7 @@ PROFILES: dict[str, Profile] = {
             park_chance=0.02,
             ringout_share=0.1,
         ),
+        spells=FLOOR_SPELLS,
     ),
     # 5,000 concurrent calls at about 1,000 events a second.
     "load-5000": Profile(
@@ -156,6 +189,34 @@ PROFILES: dict[str, Profile] = {
             transfer_chance=0.03,
             park_chance=0.01,
         ),
+        spells=FLOOR_SPELLS,
+    ),
+    # The benchmark floor: 2,000 concurrent calls at about 300 events a
+    # second (docs/simulator.md "Load figures").
+    "load-2000": Profile(
+        "load-2000",
+        agents=4_000,
+        queues=QueueSpec(10, 400),
+        generate=True,
+        mean_gap=1 / 34,
+        warm_up=600,
+        warm_up_seconds=10.0,
+        mix={"inbound": 30, "queue": 40, "outbound": 25, "internal": 5},
+        parallel_ring=2,
+        shape=CallShape(
+            ring=(2.0, 5.0),
+            talk_median=55.0,
+            talk_sigma=0.15,
+            talk_range=(40.0, 85.0),
+            hold_chance=0.2,
+            hold_range=(3.0, 8.0),
+            abandon_chance=0.02,
+            record_chance=0.2,
+            voicemail_chance=0.02,
+            transfer_chance=0.03,
+            park_chance=0.01,
+        ),
+        spells=FLOOR_SPELLS,
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

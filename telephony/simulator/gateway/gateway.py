@@ -30,10 +30,16 @@ from websockets.server import ServerProtocol
 
 from telephony.simulator.engine import wire
 from telephony.simulator.engine.engine import PartyChange
+from telephony.simulator.engine.presence import PresenceChange
 from telephony.simulator.faults import Faults
 from telephony.simulator.gateway import frames
 from telephony.simulator.gateway.gateway_requests import ClientRequests, Scope
-from telephony.simulator.gateway.recovery import ContextStore, MalformedToken, Recovery
+from telephony.simulator.gateway.recovery import (
+    ContextStore,
+    MalformedToken,
+    Recovery,
+)
+from telephony.simulator.gateway.subscriptions import Subscription
 from telephony.simulator.gateway.wsclient import (
     GatewayConnection,
     WsClient,
@@ -44,6 +50,8 @@ from telephony.simulator.rest.auth import TokenStore
 from telephony.simulator.rest.errors import error_body
 
 logger = logging.getLogger("telephony.simulator.gateway")
+
+JsonDict = dict[str, Any]
 
 # The platform pings; a client that stops answering is dropped.
 PING_INTERVAL = 20.0
@@ -136,32 +144,83 @@ class Gateway:
         """Send one telephony event to every matching subscription."""
         self._faults.route(change, self._deliver)
 
+    def publish_presence(self, change: PresenceChange) -> None:
+        """Send one presence change to every subscription with a presence
+        filter for its extension (same faults, buffers and wsc as events).
+
+        Changes nobody subscribed to never reach the faults, so presence
+        does not alter the faults a seed injects into telephony events."""
+        for client in self._clients:
+            if client.subscription is not None and client.subscription.wants_presence:
+                self._faults.route(change, self._deliver_presence)
+                return
+        for context in self._contexts.detached():
+            if context.subscription is not None and context.subscription.wants_presence:
+                self._faults.route(change, self._deliver_presence)
+                return
+
     def _deliver(self, change: PartyChange, copies: int) -> None:
         party = change.party
-        targets = [
-            c for c in self._clients if c.subscription and c.subscription.matches(party)
-        ]
-        parked = [
-            c
-            for c in self._contexts.detached()
-            if c.subscription and c.subscription.matches(party)
-        ]
-        if not targets and not parked:
-            return
-        body = wire.event_body(change, self._scope.server_id)
-        path = wire.event_path(self._scope.account_id, party)
-        timestamp = wire.iso_ms(self._now())
-        for client in targets:
-            envelope = new_envelope(client.subscription, path, timestamp, body)
+        rendered: tuple[str, JsonDict] | None = None
+
+        def render(subscription: Subscription) -> tuple[str, JsonDict] | None:
+            nonlocal rendered
+            if not subscription.matches(party):
+                return None
+            if rendered is None:
+                body = wire.event_body(change, self._scope.server_id)
+                rendered = (wire.event_path(self._scope.account_id, party), body)
+            return rendered
+
+        self._fan_out(render, copies)
+
+    def _deliver_presence(self, change: PresenceChange, copies: int) -> None:
+        ext = change.extension_id
+        owner = self._scope.owner_id
+        rendered: dict[bool, tuple[str, JsonDict]] = {}
+
+        def render(subscription: Subscription) -> tuple[str, JsonDict] | None:
+            detailed = subscription.presence_mode(ext)
+            if detailed is None or not (detailed or change.simple):
+                return None
+            if detailed not in rendered:
+                path = wire.presence_event_path(
+                    self._scope.account_id, ext, detailed=detailed
+                )
+                body = wire.presence_event_body(change, owner, detailed=detailed)
+                rendered[detailed] = (path, body)
+            return rendered[detailed]
+
+        self._fan_out(render, copies)
+
+    def _fan_out(
+        self,
+        render: Callable[[Subscription], tuple[str, JsonDict] | None],
+        copies: int,
+    ) -> None:
+        """The single fan-out point: live sockets and detached contexts.
+
+        `render` gives a subscription's (event path, body), or None when
+        the subscription does not select this notification.
+        """
+        timestamp: str | None = None
+        for client in self._clients:
+            subscription = client.subscription
+            if subscription is None or (rendered := render(subscription)) is None:
+                continue
+            timestamp = timestamp or wire.iso_ms(self._now())
+            envelope = new_envelope(subscription, *rendered, timestamp)
             for _ in range(copies):
                 client.send(
                     frames.notification(envelope["uuid"], envelope, client.next_wsc())
                 )
-        for context in parked:
+        for context in self._contexts.detached():
+            subscription = context.subscription
+            if subscription is None or (rendered := render(subscription)) is None:
+                continue
+            timestamp = timestamp or wire.iso_ms(self._now())
             # Missed while the socket is away: replayed on recovery.
-            context.missed.append(
-                new_envelope(context.subscription, path, timestamp, body)
-            )
+            context.missed.append(new_envelope(subscription, *rendered, timestamp))
 
     # -- control -----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""Event filters and WebSocket subscriptions (docs/ringcentral.md 5.6 and 6.1).
+"""Event filters and WebSocket subscriptions (docs/ringcentral.md 5.6, 6.1, 8.5).
 
-Pure: parse and normalise telephony/sessions filters, decide which parties a
-subscription sees, and render `SubscriptionInfo`.
+Pure: parse and normalise telephony/sessions and presence filters, decide
+which parties' events and which extensions' presence a subscription sees,
+and render `SubscriptionInfo`. One subscription may mix both kinds.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +25,7 @@ EXPIRES_IN = 86399
 
 _FILTER = re.compile(
     r"^/restapi/v1\.0/account/(?P<account>[^/]+)"
-    r"(?:/extension/(?P<extension>[^/]+))?/telephony/sessions$"
+    r"(?:/extension/(?P<extension>[^/]+))?/(?P<kind>telephony/sessions|presence)$"
 )
 _STATUS_CODES = frozenset(
     {
@@ -70,9 +71,26 @@ class EventFilter:
         return all(checks)
 
 
+@dataclass(frozen=True)
+class PresenceFilter:
+    """One parsed presence filter: the account's or one extension's,
+    simple or with `detailedTelephonyState=true` (docs/ringcentral.md 8.5)."""
+
+    normalised: str
+    extension_id: str | None
+    detailed: bool = False
+
+    def matches(self, extension_id: str) -> bool:
+        """True if this filter selects presence changes of the extension."""
+        return self.extension_id is None or self.extension_id == extension_id
+
+
+AnyFilter = EventFilter | PresenceFilter
+
+
 def parse_filter(
     raw: str, *, account_id: str, owner_id: str, extensions: Collection[str]
-) -> EventFilter:
+) -> AnyFilter:
     """Parse one filter; ValueError if the platform would reject it."""
     url = urlsplit(raw)
     match = _FILTER.match(url.path)
@@ -85,8 +103,26 @@ def parse_filter(
         raise ValueError(raw)
     path = f"/restapi/v1.0/account/{account_id}"
     path += f"/extension/{extension}" if extension else ""
-    path += "/telephony/sessions" + (f"?{url.query}" if url.query else "")
+    path += f"/{match['kind']}" + (f"?{url.query}" if url.query else "")
+    if match["kind"] == "presence":
+        return PresenceFilter(path, extension, _presence_detail(url.query, raw))
     return EventFilter(path, extension, **_parse_params(url.query, raw))
+
+
+def _presence_detail(query: str, raw: str) -> bool:
+    """`detailedTelephonyState` (true/false) and `sipData` (only with
+    detailedTelephonyState=true; accepted, no SIP data is simulated)."""
+    params = {
+        name: values[-1]
+        for name, values in parse_qs(query, keep_blank_values=True).items()
+    }
+    detailed = params.pop("detailedTelephonyState", "false")
+    sip = params.pop("sipData", "false")
+    if params or detailed not in ("true", "false") or sip not in ("true", "false"):
+        raise ValueError(raw)
+    if sip == "true" and detailed != "true":
+        raise ValueError(raw)
+    return detailed == "true"
 
 
 def _parse_params(query: str, raw: str) -> dict[str, Any]:
@@ -112,12 +148,34 @@ class Subscription:
 
     id: str
     owner_id: str
-    filters: tuple[EventFilter, ...]
+    filters: tuple[AnyFilter, ...]
     created_at: datetime
+    _presence_of: tuple[AnyFilter, ...] | None = field(default=None, repr=False)
+    _presence: bool = field(default=False, repr=False)
 
     def matches(self, party: Party) -> bool:
-        """True if any filter selects an event about `party`."""
-        return any(f.matches(party) for f in self.filters)
+        """True if any telephony filter selects an event about `party`."""
+        return any(f.matches(party) for f in self.filters if isinstance(f, EventFilter))
+
+    @property
+    def wants_presence(self) -> bool:
+        """True if any filter is a presence filter (asked on every presence
+        change of every agent: cached per `filters`, which PUT replaces)."""
+        if self._presence_of is not self.filters:
+            self._presence_of = self.filters
+            self._presence = any(isinstance(f, PresenceFilter) for f in self.filters)
+        return self._presence
+
+    def presence_mode(self, extension_id: str) -> bool | None:
+        """None if no presence filter selects the extension, else whether
+        its notifications are detailed. Simple and detailed filters for
+        the same extension give only the detailed ones (docs/ringcentral.md 8.5)."""
+        modes = {
+            f.detailed
+            for f in self.filters
+            if isinstance(f, PresenceFilter) and f.matches(extension_id)
+        }
+        return (True in modes) if modes else None
 
     def info(self, base_url: str) -> dict[str, Any]:
         """`SubscriptionInfo` as the platform returns it."""
@@ -135,7 +193,7 @@ class Subscription:
 
 def parse_request(
     body: Any, *, account_id: str, owner_id: str, extensions: Collection[str]
-) -> tuple[EventFilter, ...]:
+) -> tuple[AnyFilter, ...]:
     """Validate a create/update body and parse its filters."""
     if not isinstance(body, dict):
         raise api_error(400, "CMN-101", "Request body is not a JSON object")
@@ -164,7 +222,7 @@ def parse_request(
 
 
 def new_subscription(
-    filters: tuple[EventFilter, ...], *, owner_id: str, now: datetime
+    filters: tuple[AnyFilter, ...], *, owner_id: str, now: datetime
 ) -> Subscription:
     """A fresh subscription with a UUID id, like the platform's."""
     return Subscription(str(uuid.uuid4()), owner_id, filters, now)

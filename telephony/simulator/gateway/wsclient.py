@@ -119,7 +119,7 @@ class WsClient:
 
 
 def new_envelope(
-    subscription: Any, path: str, timestamp: str, body: dict[str, Any]
+    subscription: Any, path: str, body: dict[str, Any], timestamp: str
 ) -> dict[str, Any]:
     """A notification envelope for one subscription (docs/ringcentral.md 5.7)."""
     # Captured uuids are 19-digit numbers, not RFC 4122 UUIDs.

@@ -134,7 +134,13 @@ def _extension(
     )
     if queue is None:
         raise not_found(name)
-    idle = [a for a in queue.members if not engine.is_busy(a.extension_id)]
+    # A queue skips members who do not take queue calls (DND, away).
+    idle = [
+        a
+        for a in queue.members
+        if not engine.is_busy(a.extension_id)
+        and engine.availability_of(a.extension_id).takes_queue_calls
+    ]
     to = Endpoint(account.company_number, queue.name, queue.extension_id)
     return Target(
         "queue", to, queue.extension_id, queue, tuple(idle[:QUEUE_TRANSFER_RING])

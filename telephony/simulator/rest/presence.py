@@ -1,7 +1,9 @@
 """Presence with detailed telephony state, and active calls (docs/ringcentral.md 8).
 
-Presence is read from the engine's live sessions, the ground truth that
-`/_sim/state` shows, through its per-extension index: cheap enough to poll.
+Presence is the engine's `PresenceBook` (what users set, and their live
+legs through the per-extension index, the ground truth that `/_sim/state`
+shows): cheap enough to poll, and the same computation as the presence
+notifications, so the two always agree.
 Active calls are deliberately *not* real time, like the platform's: a call
 shows up 3-10 s after it is answered (ringing calls never show), and an
 ended call lingers about 120 s; both are simulated seconds (divided by the
@@ -21,8 +23,8 @@ from typing import Any
 from telephony.simulator.defaults import Agent
 from telephony.simulator.engine import wire
 from telephony.simulator.engine.account import CallQueue
-from telephony.simulator.engine.engine import CallEngine
-from telephony.simulator.engine.model import ENDED, Party, PartyChange, Session
+from telephony.simulator.engine.model import ENDED, Party, PartyChange
+from telephony.simulator.engine.presence import PresenceBook
 from telephony.simulator.rest.discovery import (
     ACCOUNT,
     EXTENSION,
@@ -39,23 +41,12 @@ JsonDict = dict[str, Any]
 ACTIVE_CALLS_LAG = (3.0, 10.0)
 ACTIVE_CALLS_LINGER = 120.0
 
-# Party status -> presence telephonyStatus; the platform aggregates an
-# extension's calls with the most urgent one first [inferred order].
-_STATUS = {
-    "Setup": "Ringing",
-    "Proceeding": "Ringing",
-    "Answered": "CallConnected",
-    "Hold": "OnHold",
-    "Parked": "ParkedCall",
-}
-_URGENCY = ("Ringing", "CallConnected", "OnHold", "ParkedCall")
-
 
 class Presence:
     """`/presence` for one extension and for the whole account."""
 
-    def __init__(self, engine: CallEngine, directory: Directory) -> None:
-        self._engine = engine
+    def __init__(self, book: PresenceBook, directory: Directory) -> None:
+        self._book = book
         self._directory = directory
 
     def routes(self) -> tuple[Route, ...]:
@@ -69,32 +60,24 @@ class Presence:
         """GET /account/~/extension/{id|~}/presence."""
         extension = self._directory.resolve(match["extension"])
         detailed = request.query_value("detailedTelephonyState") == "true"
-        sessions = self._engine.sessions_of(extension.extension_id)
-        return json_response(200, self._presence(extension, sessions, detailed))
+        return json_response(200, self._presence(extension, detailed))
 
     def account(self, request: Request, match: re.Match[str]) -> Response:
         """GET /account/~/presence: every extension's presence, paged."""
         page, per_page = page_params(request)
         detailed = request.query_value("detailedTelephonyState") == "true"
-        records = [
-            self._presence(e, self._engine.sessions_of(e.extension_id), detailed)
-            for e in self._directory.extensions()
-        ]
+        extensions = self._directory.extensions()
+        start = (page - 1) * per_page
+        # Only the requested page is computed; the others are placeholders.
+        records: list[JsonDict] = [{}] * len(extensions)
+        for index in range(start, min(start + per_page, len(extensions))):
+            records[index] = self._presence(extensions[index], detailed)
         uri = f"{self._directory.account_uri()}/presence"
         return json_response(200, paged(records, uri=uri, page=page, per_page=per_page))
 
-    def _presence(
-        self, extension: Agent | CallQueue, sessions: list[Session], detailed: bool
-    ) -> JsonDict:
+    def _presence(self, extension: Agent | CallQueue, detailed: bool) -> JsonDict:
         ext_id = extension.extension_id
-        calls = [
-            (session, party)
-            for session in sessions
-            for party in session.parties.values()
-            if party.extension_id == ext_id and party.status not in ENDED
-        ]
-        states = {_STATUS.get(party.status, "CallConnected") for _, party in calls}
-        status = next((s for s in _URGENCY if s in states), "NoCall")
+        state = self._book.current(ext_id)
         data: JsonDict = {
             "uri": f"{self._directory.extension_uri(ext_id)}/presence",
             "extension": {
@@ -102,37 +85,11 @@ class Presence:
                 "uri": self._directory.extension_uri(ext_id),
                 "extensionNumber": extension.extension_number,
             },
-            "presenceStatus": "Available" if status == "NoCall" else "Busy",
-            "telephonyStatus": status,
-            "userStatus": "Available",
-            "dndStatus": "TakeAllCalls",
-            "allowSeeMyPresence": True,
-            "ringOnMonitoredCall": False,
-            "pickUpCallsOnHold": False,
+            **wire.presence_fields(state),
         }
         if detailed:
-            data["activeCalls"] = [_active_call(s, p) for s, p in calls]
+            data["activeCalls"] = [wire.active_call(c) for c in state.calls]
         return data
-
-
-def _active_call(session: Session, party: Party) -> JsonDict:
-    call: JsonDict = {
-        "id": party.id,
-        "direction": party.direction,
-        "from": party.from_.phone_number,
-        "to": party.to.phone_number,
-        "startTime": wire.iso_ms(session.created_at),
-        "telephonyStatus": _STATUS.get(party.status, "CallConnected"),
-        "sessionId": session.legacy_id,
-        "telephonySessionId": session.id,
-        "partyId": party.id,
-        "queueCall": party.queue_call,
-    }
-    if party.from_.name is not None:
-        call["fromName"] = party.from_.name
-    if party.to.name is not None:
-        call["toName"] = party.to.name
-    return call
 
 
 @dataclass
