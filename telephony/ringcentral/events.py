@@ -256,9 +256,25 @@ class ClientResponse:
 
 
 @_model
+class PresenceEvent:
+    """An extension's presence changed (docs/ringcentral.md 8.5): the body of
+    an account or extension presence notification. `telephony_status` is
+    only sent when it changed; `sequence` orders one extension's events."""
+
+    extension_id: Annotated[str, _body("extensionId")]
+    sequence: Annotated[int | None, _body("sequence")] = None
+    telephony_status: Annotated[str | None, _body("telephonyStatus")] = None
+    presence_status: Annotated[str | None, _body("presenceStatus")] = None
+    user_status: Annotated[str | None, _body("userStatus")] = None
+    dnd_status: Annotated[str | None, _body("dndStatus")] = None
+    event_time: Annotated[UtcDatetime | None, _alias("timestamp")] = None
+
+
+@_model
 class Notification:
     """A `ServerNotification`; `session` is set for telephony/sessions events,
-    `body` (the raw envelope body) for every other kind of event."""
+    `presence` for presence events, `body` (the raw envelope body) for every
+    other kind of event."""
 
     uuid: str
     event: str
@@ -266,6 +282,7 @@ class Notification:
     timestamp: str | None = None
     wsc: Wsc | None = None
     session: SessionEvent | None = None
+    presence: PresenceEvent | None = None
     body: dict[str, Any] | None = None
 
 
@@ -292,6 +309,7 @@ _SESSION_EVENT = TypeAdapter(SessionEvent)
 _CALL_SESSION = TypeAdapter(CallSessionSnapshot)
 _NOTIFICATION = TypeAdapter(Notification)
 _CLIENT_RESPONSE = TypeAdapter(ClientResponse)
+_PRESENCE_EVENT = TypeAdapter(PresenceEvent)
 # Frames whose body fields sit beside the header's messageId/status/wsc.
 _FLAT_FRAMES: dict[str, TypeAdapter[Any]] = {
     "ConnectionDetails": TypeAdapter(ConnectionDetails),
@@ -301,6 +319,7 @@ _FLAT_FRAMES: dict[str, TypeAdapter[Any]] = {
     "Error": TypeAdapter(ErrorFrame),
 }
 _TELEPHONY_PATH = "/telephony/sessions"
+_PRESENCE_PATH = "/presence"
 
 
 def parse_frame(raw: str | bytes) -> Frame:
@@ -370,7 +389,11 @@ def _notification(
     fields = {**envelope, "wsc": header.get("wsc")}
     event = envelope.get("event")
     # Filters with query parameters show up in the event path too.
-    if isinstance(event, str) and event.partition("?")[0].endswith(_TELEPHONY_PATH):
+    path = event.partition("?")[0] if isinstance(event, str) else ""
+    if path.endswith(_TELEPHONY_PATH):
         fields["session"] = parse_session_event(envelope)
         fields["body"] = None  # parsed: do not keep the raw copy alive
+    elif path.endswith(_PRESENCE_PATH):
+        fields["presence"] = _validate(_PRESENCE_EVENT, envelope)
+        fields["body"] = None
     return _validate(_NOTIFICATION, fields)

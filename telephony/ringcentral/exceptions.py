@@ -45,6 +45,7 @@ class TelephonyRejected(TelephonyError):
         error_code: str | None,
         message: str,
         retry_after: float | None = None,
+        parameter: str | None = None,
     ) -> None:
         detail = f"{error_code}: {message}" if error_code else message
         super().__init__(f"HTTP {status} {detail}")
@@ -52,6 +53,9 @@ class TelephonyRejected(TelephonyError):
         self.error_code = error_code
         self.message = message
         self.retry_after = retry_after
+        # The request field RingCentral blamed (`errors[].parameterName`),
+        # e.g. `extensionNumber` for an unknown transfer target.
+        self.parameter = parameter
 
     @property
     def permanent(self) -> bool:
@@ -67,6 +71,7 @@ class TelephonyRejected(TelephonyError):
             error_code=self.error_code,
             message=self.message,
             retry_after=self.retry_after,
+            parameter=self.parameter,
         )
         return (rebuild, ())
 

@@ -84,12 +84,12 @@ def sessions_from_presence(
     return snapshots
 
 
-async def fetch_presence(client: RingCentralClient) -> dict[str, CallSessionSnapshot]:
-    """Every live call RingCentral's presence knows of, by session id."""
+async def fetch_presence(client: RingCentralClient) -> list[dict[str, Any]]:
+    """Every extension's presence record with its active calls, all pages."""
     records: list[dict[str, Any]] = []
     for page in range(1, MAX_PRESENCE_PAGES + 1):
         body = await client.account_presence(page=page)
         records.extend(body.get("records") or [])
         if not (body.get("navigation") or {}).get("nextPage"):
             break
-    return sessions_from_presence(records)
+    return records

@@ -29,7 +29,9 @@ DEFAULT_PENALTY = 60.0
 
 _HEAVY = re.compile(r"/(telephony/call-out|telephony/conference|active-calls)$")
 _ACCOUNT_PRESENCE = re.compile(r"^/restapi/v1\.0/account/[^/]+/presence$")
-_EXTENSION_LIST = re.compile(r"^/restapi/v1\.0/account/[^/]+/extension$")
+# GET lists in the Medium group: extensions and call queues (not a queue's
+# members, which are Light).
+_MEDIUM_LISTS = re.compile(r"^/restapi/v1\.0/account/[^/]+/(extension|call-queues)$")
 
 
 def group_of(method: str, path: str) -> str:
@@ -39,7 +41,7 @@ def group_of(method: str, path: str) -> str:
         return "Auth"
     if _HEAVY.search(path) or _ACCOUNT_PRESENCE.match(path):
         return "Heavy"
-    if (method == "GET" and _EXTENSION_LIST.match(path)) or (
+    if (method == "GET" and _MEDIUM_LISTS.match(path)) or (
         method in ("POST", "PUT", "DELETE") and "/subscription" in path
     ):
         return "Medium"

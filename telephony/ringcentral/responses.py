@@ -33,6 +33,18 @@ def error_details(response: httpx.Response) -> tuple[str | None, str]:
     return code, message
 
 
+def parameter_name(response: httpx.Response) -> str | None:
+    """The request field an error body blames (`errors[0].parameterName`)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    name = first.get("parameterName") if isinstance(first, dict) else None
+    return str(name) if name else None
+
+
 def retry_after(response: httpx.Response) -> float | None:
     raw = response.headers.get("Retry-After")
     try:
@@ -55,6 +67,7 @@ def checked_body(response: httpx.Response) -> JsonDict:
             error_code=code,
             message=message,
             retry_after=retry_after(response),
+            parameter=parameter_name(response),
         )
     if not response.content:
         return {}

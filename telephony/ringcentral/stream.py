@@ -48,6 +48,9 @@ from telephony.ringcentral.exceptions import (
 logger = logging.getLogger("telephony.ringcentral.stream")
 
 ACCOUNT_SESSIONS_FILTER = "/restapi/v1.0/account/~/telephony/sessions"
+# Every extension's presence (who is available, away, on DND), on the same
+# subscription (docs/ringcentral.md 8.5).
+ACCOUNT_PRESENCE_FILTER = "/restapi/v1.0/account/~/presence"
 # RingCentral ends an idle socket after idleTimeout (1800 s) and WebSocket
 # pings do not count as activity (ringcentral-python#68); an application
 # Heartbeat does. Send one after this long without sending anything.

@@ -137,9 +137,9 @@ def test_replace_upserts_deletes_missing_and_feeds_the_selector() -> None:
         "removed": 2,
     }
     assert extension_directory_get() == {
-        "1001": {"number": "101", "name": "Alice Agent-Smith"},
-        "2001": {"number": "200", "name": "Sales Queue"},
-        "3001": {"number": "300", "name": "Main IVR"},
+        "1001": {"number": "101", "name": "Alice Agent-Smith", "type": "User"},
+        "2001": {"number": "200", "name": "Sales Queue", "type": "Department"},
+        "3001": {"number": "300", "name": "Main IVR", "type": "IvrMenu"},
     }
     assert Extension.objects.get(extension_id="2001").type == "Department"
     assert Extension.objects.get(extension_id="1001").email == "101@example.com"
@@ -168,5 +168,7 @@ async def test_sync_against_the_embedded_ringcentral(rc_client) -> None:
     assert len(records) > 4
     await database_sync_to_async(services.extension_directory_replace)(records=records)
     directory = await database_sync_to_async(extension_directory_get)()
-    assert {"number": "101", "name": "Alice Agent"} in directory.values()
+    assert {"number": "101", "name": "Alice Agent", "type": "User"} in (
+        directory.values()
+    )
     assert all(isinstance(ext_id, str) for ext_id in directory)

@@ -159,12 +159,21 @@ def test_telephony_notification_from_a_filter_with_query_parameters() -> None:
     assert frame.session.telephony_session_id == SESSION
 
 
-def test_other_notifications_keep_their_raw_body() -> None:
+def test_presence_notifications_are_parsed() -> None:
     frame = parse_frame(fixture_text("server_notification_presence.json"))
     assert isinstance(frame, Notification)
     assert frame.session is None
-    assert frame.body is not None
-    assert frame.body["telephonyStatus"] == "CallConnected"
+    assert frame.presence is not None
+    assert frame.presence.telephony_status == "CallConnected"
+
+
+def test_other_notifications_keep_their_raw_body() -> None:
+    env = envelope()
+    env["event"] = "/restapi/v1.0/account/~/extension/1/message-store"
+    frame = parse_frame(json.dumps([{"type": "ServerNotification"}, env]))
+    assert isinstance(frame, Notification)
+    assert frame.session is None and frame.presence is None
+    assert frame.body is not None and "parties" in frame.body
 
 
 @pytest.mark.parametrize("kind", ["Heartbeat", "HeartbeatResponse"])

@@ -38,6 +38,12 @@ class Clock:
         ("GET", "/restapi/v1.0/account/~/extension/~/presence", "Light"),
         ("GET", "/restapi/v1.0/account/~/extension?perPage=100", "Medium"),
         ("GET", "/restapi/v1.0/account/~/extension/101", "Light"),
+        ("GET", "/restapi/v1.0/account/~/call-queues?perPage=100&page=1", "Medium"),
+        (
+            "GET",
+            "/restapi/v1.0/account/~/call-queues/1000000201/members?perPage=1000",
+            "Light",
+        ),
     ],
 )
 def test_endpoints_map_to_ringcentral_throttling_groups(method, path, group):
