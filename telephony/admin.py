@@ -1,16 +1,25 @@
-"""The admin: call history, the extension directory and the command audit,
-all read-only (history and audit are evidence; the directory is RingCentral's).
+"""The admin: call history, the extension directory with the call queues'
+members, and the command audit, all read-only (history and audit are
+evidence; the directory and the membership are RingCentral's).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
-from telephony.models import CallRecord, CommandAudit, Extension, PartyRecord
+from telephony.models import (
+    CallRecord,
+    CommandAudit,
+    Extension,
+    PartyRecord,
+    QueueMember,
+    QueueSettings,
+)
 
 
 def duration(seconds: float | None) -> str:
@@ -124,6 +133,66 @@ class ExtensionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return _field_names(self.model)
 
 
+def _directory_name(field: str) -> Subquery:
+    """The directory's name of the extension in `field` (one subquery in
+    the list's query, not one query per row)."""
+    names = Extension.objects.filter(extension_id=OuterRef(field)).values("name")
+    return Subquery(names[:1])
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """Filter by call queue, named as in the directory."""
+
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        queues = Extension.objects.filter(type="Department").order_by("name")
+        return list(queues.values_list("extension_id", "name"))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value():
+            return queryset.filter(queue_extension_id=self.value())
+        return queryset
+
+
+@admin.register(QueueMember)
+class QueueMemberAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Who belongs to which call queue, as RingCentral's member lists said
+    at the last directory refresh."""
+
+    list_display = ("queue", "member", "queue_extension_id", "member_extension_id")
+    list_filter = (QueueFilter,)
+    # The annotated names (get_queryset) are searchable too.
+    search_fields = (
+        "queue_name",
+        "member_name",
+        "queue_extension_id",
+        "member_extension_id",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[QueueMember]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                queue_name=_directory_name("queue_extension_id"),
+                member_name=_directory_name("member_extension_id"),
+            )
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return _field_names(self.model)
+
+    @admin.display(description="queue name", ordering="queue_name")
+    def queue(self, obj: Any) -> str:
+        return str(obj.queue_name or "")
+
+    @admin.display(description="member name", ordering="member_name")
+    def member(self, obj: Any) -> str:
+        return str(obj.member_name or "")
+
+
 @admin.register(CommandAudit)
 class CommandAuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
@@ -152,3 +221,64 @@ class CommandAuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 def _field_names(model: type[Model]) -> list[str]:
     return [f.name for f in model._meta.fields]
+
+
+class QueueSettingsForm(forms.ModelForm):
+    """Pick the queue by name from the directory, not by its raw id."""
+
+    queue_extension_id = forms.ChoiceField(
+        label="Queue", required=False, choices=(), help_text=""
+    )
+
+    class Meta:
+        model = QueueSettings
+        fields = (
+            "queue_extension_id",
+            "service_level_seconds",
+            "service_level_target",
+            "long_ring_seconds",
+            "long_wait_seconds",
+            "long_hold_seconds",
+            "long_talk_seconds",
+            "dnd_too_long_seconds",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        queues = Extension.objects.filter(type="Department").order_by("name")
+        choices = [("", "Defaults (every queue without its own row)")]
+        choices += [
+            (q.extension_id, f"{q.name} (ext {q.extension_number})") for q in queues
+        ]
+        current = self.instance.queue_extension_id
+        if current and current not in dict(choices):
+            choices.append((current, self.instance.queue_name or current))
+        field = self.fields["queue_extension_id"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices
+
+
+@admin.register(QueueSettings)
+class QueueSettingsAdmin(admin.ModelAdmin):
+    """The only settings supervisors' administrators edit here: each
+    queue's alert thresholds and service level (read by the worker every
+    30 s, so a change reaches every console within half a minute)."""
+
+    form = QueueSettingsForm
+    list_display = (
+        "__str__",
+        "service_level_seconds",
+        "service_level_target",
+        "long_ring_seconds",
+        "long_wait_seconds",
+        "long_hold_seconds",
+        "long_talk_seconds",
+        "dnd_too_long_seconds",
+    )
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: Any, change: bool
+    ) -> None:
+        queue = Extension.objects.filter(extension_id=obj.queue_extension_id).first()
+        obj.queue_name = queue.name if queue else ""
+        super().save_model(request, obj, form, change)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-from telephony.live.views import CallView
+from telephony.live.views import AgentView, CallView
 
 # Every supervisor console joins this group.
 SUPERVISORS = "telephony.supervisors"
@@ -46,6 +46,36 @@ class CallChanged(TypedDict):
     call: CallView
 
 
+class AgentChanged(TypedDict):
+    type: Literal["telephony.agent_updated"]
+    epoch: str
+    seq: int
+    agent: AgentView
+
+
+# What the worker adds for supervisors (telephony.worker.oversight), by kind.
+OVERSIGHT_TYPES = {
+    "alert": "telephony.alert_changed",
+    "attention": "telephony.attention_changed",
+    "queue": "telephony.queue_changed",
+}
+
+
+class OversightChanged(TypedDict):
+    """An alert raised, acknowledged or cleared (`item` an AlertView), the
+    supervisors on a call (an AttentionView), or a queue's figures today
+    (QueueFigures)."""
+
+    type: Literal[
+        "telephony.alert_changed",
+        "telephony.attention_changed",
+        "telephony.queue_changed",
+    ]
+    epoch: str
+    seq: int
+    item: JsonDict
+
+
 class WorkerStatus(TypedDict):
     type: Literal["telephony.worker_status"]
     epoch: str
@@ -62,7 +92,13 @@ class SnapshotSent(TypedDict):
     type: Literal["telephony.snapshot_sent"]
     epoch: str
     seq: int
+    part: int  # 1-based; the snapshot is complete when `parts` have come
+    parts: int
     calls: list[CallView]
+    agents: list[AgentView]
+    alerts: list[JsonDict]  # the first part only (as are attention, queues)
+    attention: list[JsonDict]
+    queues: list[JsonDict]
     status: JsonDict
 
 
@@ -110,16 +146,21 @@ class CommandReplied(TypedDict):
 CONSUMER_TYPES = (
     "telephony.call_updated",
     "telephony.call_ended",
+    "telephony.agent_updated",
+    *OVERSIGHT_TYPES.values(),
     "telephony.worker_status",
     "telephony.snapshot_sent",
     "telephony.command_replied",
     "telephony.command_confirmed",
+    "telephony.request_failed",
 )
 # Every `type` the worker's inbox accepts.
 WORKER_TYPES = (
     "telephony.snapshot_requested",
     "telephony.command_requested",
     "telephony.health_requested",
+    "telephony.viewing_reported",
+    "telephony.alert_ack_requested",
 )
 
 
@@ -136,6 +177,69 @@ async def publish_call_changed(
         "call": call,
     }
     await layer.group_send(SUPERVISORS, message)
+
+
+async def publish_agent_changed(
+    layer: Any, *, epoch: str, seq: int, agent: AgentView
+) -> None:
+    """Tell every dashboard process that an agent's presence changed."""
+    message: AgentChanged = {
+        "type": "telephony.agent_updated",
+        "epoch": epoch,
+        "seq": seq,
+        "agent": agent,
+    }
+    await layer.group_send(SUPERVISORS, message)
+
+
+async def publish_oversight(
+    layer: Any, *, kind: str, epoch: str, seq: int, item: JsonDict
+) -> None:
+    """Tell every dashboard process of an alert, a call's supervisors or a
+    queue's figures (`kind`: a key of OVERSIGHT_TYPES)."""
+    message: OversightChanged = {
+        "type": OVERSIGHT_TYPES[kind],  # type: ignore[typeddict-item]
+        "epoch": epoch,
+        "seq": seq,
+        "item": item,
+    }
+    await layer.group_send(SUPERVISORS, message)
+
+
+async def report_viewing(
+    layer: Any, *, console: str, user: str, session_id: str | None
+) -> None:
+    """A console has this call open (None: no call), for the worker's
+    record of who is on which call."""
+    await layer.send(
+        WORKER_INBOX,
+        {
+            "type": "telephony.viewing_reported",
+            "console": console,
+            "user": user,
+            "session_id": session_id,
+        },
+    )
+
+
+async def request_acknowledge(
+    layer: Any, *, reply_to: str, user: str, alert_id: str
+) -> None:
+    """A supervisor takes an alert on; the worker tells everyone who."""
+    await layer.send(
+        WORKER_INBOX,
+        {
+            "type": "telephony.alert_ack_requested",
+            "reply_to": reply_to,
+            "user": user,
+            "alert_id": alert_id,
+        },
+    )
+
+
+async def reply_error(layer: Any, *, channel: str, message: str) -> None:
+    """Tell one console its request could not be carried out, and why."""
+    await layer.send(channel, {"type": "telephony.request_failed", "message": message})
 
 
 async def publish_worker_status(
@@ -160,6 +264,11 @@ async def request_snapshot(layer: Any, *, reply_to: str) -> None:
     await layer.send(WORKER_INBOX, message)
 
 
+# Calls per snapshot message: a floor of 5,000 calls in one message would
+# be megabytes to copy (in-memory layer) or encode (Redis) in one go.
+SNAPSHOT_PART_CALLS = 500
+
+
 async def send_snapshot(
     layer: Any,
     *,
@@ -167,17 +276,32 @@ async def send_snapshot(
     epoch: str,
     seq: int,
     calls: list[CallView],
+    agents: list[AgentView],
     status: JsonDict,
+    alerts: list[JsonDict] | None = None,
+    attention: list[JsonDict] | None = None,
+    queues: list[JsonDict] | None = None,
 ) -> None:
-    """Answer a snapshot request: calls as of `seq`, and the worker status."""
-    message: SnapshotSent = {
-        "type": "telephony.snapshot_sent",
-        "epoch": epoch,
-        "seq": seq,
-        "calls": calls,
-        "status": status,
-    }
-    await layer.send(channel, message)
+    """Answer a snapshot request: calls and agents as of `seq`, and the
+    worker status, in parts of SNAPSHOT_PART_CALLS calls and twice as many
+    agents (at least one part)."""
+    size = SNAPSHOT_PART_CALLS
+    parts = max(1, -(-len(calls) // size), -(-len(agents) // (2 * size)))
+    for part in range(parts):
+        message: SnapshotSent = {
+            "type": "telephony.snapshot_sent",
+            "epoch": epoch,
+            "seq": seq,
+            "part": part + 1,
+            "parts": parts,
+            "calls": calls[part * size : (part + 1) * size],
+            "agents": agents[part * 2 * size : (part + 1) * 2 * size],
+            "alerts": (alerts or []) if part == 0 else [],
+            "attention": (attention or []) if part == 0 else [],
+            "queues": (queues or []) if part == 0 else [],
+            "status": status,
+        }
+        await layer.send(channel, message)
 
 
 async def request_command(

@@ -1,5 +1,5 @@
 """What Switchboard persists about telephony: call history, the extension
-directory and the supervisors' command audit.
+directory with the call queues' members, and the supervisors' command audit.
 
 Live call state is never read from here: the worker's in-memory model is the
 source of truth for what is happening now (telephony.live.model). History is
@@ -74,6 +74,7 @@ class CallRecord(models.Model):
     customer_number = models.CharField(max_length=64, blank=True)
     customer_name = models.CharField(max_length=200, blank=True)
     queue_name = models.CharField(max_length=200, blank=True)
+    queue_extension_id = models.CharField(max_length=32, blank=True, db_index=True)
     recordings = models.JSONField(default=list, blank=True)
     result = models.CharField(
         max_length=16, choices=Result.choices, default=Result.IN_PROGRESS
@@ -154,3 +155,72 @@ class Extension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.extension_number} {self.name}".strip()
+
+
+class QueueMember(models.Model):
+    """One extension's membership of one call queue, from RingCentral's
+    call-queue member lists (docs/ringcentral.md 8.6). Replaced as a whole
+    at every directory refresh (`services.queue_members_replace`); ids are
+    extension ids as in `Extension` (no foreign key: the directory is
+    replaced on its own schedule)."""
+
+    queue_extension_id = models.CharField("queue", max_length=32)
+    member_extension_id = models.CharField("member", max_length=32, db_index=True)
+
+    class Meta:
+        ordering = ["queue_extension_id", "member_extension_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue_extension_id", "member_extension_id"],
+                name="queuemember_unique_member",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_extension_id} in {self.queue_extension_id}"
+
+
+class QueueSettings(models.Model):
+    """Thresholds of one call queue's alerts and service level; the row with
+    no queue holds the defaults for every queue without a row of its own.
+    Edited by administrators in the admin; the worker reads them every
+    30 s (telephony.worker.alerts)."""
+
+    queue_extension_id = models.CharField(
+        "queue",
+        max_length=32,
+        blank=True,
+        unique=True,
+        help_text="The call queue's extension id; blank: the defaults for all.",
+    )
+    queue_name = models.CharField(max_length=200, blank=True, editable=False)
+    service_level_seconds = models.PositiveIntegerField(
+        default=20,
+        help_text="A call answered within this wait counts as in service level.",
+    )
+    service_level_target = models.PositiveSmallIntegerField(
+        default=80, help_text="Percent of today's offered calls; below it: an alert."
+    )
+    long_ring_seconds = models.PositiveIntegerField(
+        default=30, help_text="A call ringing an agent longer: an alert."
+    )
+    long_wait_seconds = models.PositiveIntegerField(
+        default=60, help_text="A caller waiting in the queue longer: an alert."
+    )
+    long_hold_seconds = models.PositiveIntegerField(
+        default=120, help_text="A caller on hold longer: an alert."
+    )
+    long_talk_seconds = models.PositiveIntegerField(
+        default=900, help_text="A call talking longer: an alert."
+    )
+    dnd_too_long_seconds = models.PositiveIntegerField(
+        default=1800, help_text="An agent on Do Not Disturb longer: an alert."
+    )
+
+    class Meta:
+        verbose_name = "queue settings"
+        verbose_name_plural = "queue settings"
+        ordering = ["queue_extension_id"]
+
+    def __str__(self) -> str:
+        return self.queue_name or self.queue_extension_id or "Defaults (every queue)"

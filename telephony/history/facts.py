@@ -104,6 +104,7 @@ def session_facts(track: CallTrack) -> CallFacts:
         if agent_id and e["extension_id"] == agent_id and e["name"]
     )
     customer_end = own_end(customer) if customer else None
+    queue = call["queue"]
     return CallFacts(
         telephony_session_id=call["id"],
         session_id=call["session_id"] or "",
@@ -129,6 +130,8 @@ def session_facts(track: CallTrack) -> CallFacts:
         ),
         customer_number=_text(customer_end and customer_end["phone_number"]),
         customer_name=_text(customer_end and customer_end["name"]),
+        queue_extension_id=_text(queue and queue["extension_id"], 32),
+        queue_name=_text(queue and queue["name"]),
         hold_seconds_added=track.hold_seconds - track.written_hold_seconds,
         holds_added=holds,
         recordings=list(track.recordings),

@@ -10,7 +10,14 @@ from typing import Any, TypedDict, TypeVar
 
 from django.db import models, transaction
 
-from telephony.models import CallRecord, CommandAudit, Extension, PartyRecord
+from telephony.models import (
+    CallRecord,
+    CommandAudit,
+    Extension,
+    PartyRecord,
+    QueueMember,
+    QueueSettings,
+)
 
 logger = logging.getLogger("telephony.history.services")
 
@@ -21,12 +28,13 @@ JsonDict = dict[str, Any]
 CALL_INPUTS = frozenset(
     {"session_id", "origin", "direction", "last_seen_at", "ended", "result"}
     | {"final_reason", "agent_extension_id", "agent_name", "agent_number"}
-    | {"customer_number", "customer_name"}
+    | {"customer_number", "customer_name", "queue_extension_id"}
 )
 # Kept from the stored row when the news leaves them blank.
 KEPT_FIELDS = (
     *("session_id", "origin", "direction", "agent_extension_id", "agent_name"),
     *("agent_number", "customer_number", "customer_name", "queue_name"),
+    "queue_extension_id",
 )
 CALL_FIELDS = [
     f.name
@@ -85,6 +93,8 @@ class CallFacts(TypedDict):
     agent_number: str
     customer_number: str
     customer_name: str
+    queue_extension_id: str
+    queue_name: str
     hold_seconds_added: float
     holds_added: int
     recordings: list[str]
@@ -237,6 +247,52 @@ def extension_directory_replace(
     return {"stored": len(rows), "removed": removed}
 
 
+@transaction.atomic
+def queue_members_replace(*, members: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """Make the stored call-queue membership RingCentral's member lists
+    (docs/ringcentral.md 8.6): `members` maps each queue's extension id to
+    its members' extension ids. Pairs no longer listed are deleted, those
+    of queues absent from `members` included (an account may have no
+    queues, so an empty mapping empties the table); the others are kept as
+    they are, so an unchanged membership writes nothing."""
+    wanted = {(str(q), str(m)) for q, ids in members.items() for m in ids}
+    stored = {
+        (q, m): pk
+        for pk, q, m in QueueMember.objects.values_list(
+            "pk", "queue_extension_id", "member_extension_id"
+        )
+    }
+    stale = [pk for pair, pk in stored.items() if pair not in wanted]
+    for start in range(0, len(stale), 500):  # bounded IN lists
+        QueueMember.objects.filter(pk__in=stale[start : start + 500]).delete()
+    QueueMember.objects.bulk_create(
+        [
+            QueueMember(queue_extension_id=q, member_extension_id=m)
+            for q, m in sorted(wanted - stored.keys())
+        ],
+        batch_size=500,
+    )
+    return {
+        "stored": len(wanted),
+        "added": len(wanted - stored.keys()),
+        "removed": len(stale),
+    }
+
+
+def extension_records(*, type: str | None = None) -> list[dict[str, Any]]:
+    """Directory rows in the extension list's shape (id, extensionNumber,
+    name, type), optionally of one type."""
+    rows = Extension.objects.all()
+    if type is not None:
+        rows = rows.filter(type=type)
+    return [
+        {"id": x, "extensionNumber": n, "name": name, "type": t}
+        for x, n, name, t in rows.values_list(
+            "extension_id", "extension_number", "name", "type"
+        )
+    ]
+
+
 # --- rows -----------------------------------------------------------------
 
 _UNANSWERED = frozenset({"missed", "abandoned", "no_answer", "voicemail"})
@@ -268,7 +324,7 @@ def _call_row(
         for x in facts["extension_ids"]
         if x in directory and directory[x].type == "Department"
     ]
-    row.queue_name = queues[0] if queues else ""
+    row.queue_name = facts["queue_name"] or (queues[0] if queues else "")
     for name in KEPT_FIELDS:  # never blank out what was known
         setattr(row, name, getattr(row, name) or was.get(name, ""))
     if was.get("ended") and not row.ended and row.last_seen_at <= was["ended_at"]:
@@ -317,3 +373,66 @@ def _earliest(*moments: datetime | None) -> Any:
 
 def _text(value: Any, limit: int) -> str:
     return str(value)[:limit] if value else ""
+
+
+def queue_figures_today(
+    *, since: datetime, settings: Mapping[str, tuple[int, int]]
+) -> list[dict[str, Any]]:
+    """Each call queue's figures since `since` (the start of today), from the
+    call history: offered, answered, abandoned, answered within the queue's
+    service-level wait, average wait and handle time. `settings` maps a
+    queue's extension id ("" for the defaults) to (service-level seconds,
+    target percent). A call's wait is from its start to its answer (IVR and
+    queue time included), its handle time talk plus hold."""
+    rows = CallRecord.objects.filter(started_at__gte=since).exclude(
+        queue_extension_id=""
+    )
+    figures: dict[str, dict[str, Any]] = {}
+    for queue, name, result, answered, ring, talk, hold, ended in rows.values_list(
+        "queue_extension_id",
+        "queue_name",
+        "result",
+        "answered_at",
+        "ring_seconds",
+        "talk_seconds",
+        "hold_seconds",
+        "ended",
+    ):
+        seconds, target = settings.get(queue, settings.get("", (20, 80)))
+        entry = figures.setdefault(queue, _queue_entry(queue, name, seconds, target))
+        entry["offered"] += 1
+        if answered is not None:
+            entry["answered"] += 1
+            entry["_waits"].append(ring)
+            entry["within_service_level"] += ring <= seconds
+            if ended:
+                entry["_handles"].append(talk + hold)
+        elif result in ("abandoned", "missed"):
+            entry["abandoned"] += 1
+    for entry in figures.values():
+        waits, handles = entry.pop("_waits"), entry.pop("_handles")
+        entry["average_wait"] = round(sum(waits) / len(waits), 1) if waits else None
+        entry["average_handle"] = (
+            round(sum(handles) / len(handles), 1) if handles else None
+        )
+    return sorted(figures.values(), key=lambda e: (e["name"], e["extension_id"]))
+
+
+def _queue_entry(queue: str, name: str, seconds: int, target: int) -> dict[str, Any]:
+    return {
+        "extension_id": queue,
+        "name": name,
+        "offered": 0,
+        "answered": 0,
+        "abandoned": 0,
+        "within_service_level": 0,
+        "service_level_seconds": seconds,
+        "service_level_target": target,
+        "_waits": [],
+        "_handles": [],
+    }
+
+
+def queue_settings_rows() -> list[dict[str, Any]]:
+    """Every QueueSettings row as a dict (the worker's thresholds)."""
+    return [dict(row) for row in QueueSettings.objects.values()]

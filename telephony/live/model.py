@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Literal
 
-from telephony.live.views import CallState, CallView, EndpointView, PartyView
+from telephony.live.views import (
+    CallState,
+    CallView,
+    EndpointView,
+    PartyView,
+    QueueRef,
+    Role,
+)
 from telephony.ringcentral.events import (
     CallSessionSnapshot,
     Endpoint,
@@ -87,12 +94,26 @@ class _Dormant:
     guards: dict[str, int]
 
 
+@dataclass(slots=True)
+class Knowledge:
+    """What events alone cannot tell about legs, told by the worker: which
+    extensions are call queues (from the extension directory), which legs
+    are supervisors listening in (the supervise request's answer names the
+    new leg; after a restart, a leg on a supervisor's device that calls from
+    another party's extension is taken for one)."""
+
+    queues: dict[str, str] = field(default_factory=dict)  # extension id -> name
+    monitor_devices: frozenset[str] = frozenset()
+    monitor_legs: set[tuple[str, str]] = field(default_factory=set)
+
+
 class LiveModel:
     """Calls in progress keyed by telephonySessionId; see the module doc."""
 
     def __init__(
         self, *, recent_uuids: int = 10_000, ended_sessions: int = 4_096
     ) -> None:
+        self.known = Knowledge()
         self.version = 0
         self._live: dict[str, _Session] = {}
         self._dormant: OrderedDict[str, _Dormant] = OrderedDict()
@@ -150,16 +171,22 @@ class LiveModel:
         self._bury(session, ended_at=_FOREVER)  # RingCentral forgot it
         return self._change("ended", session)
 
+    def mark_monitor(self, session_id: str, party_id: str) -> Change | None:
+        """A supervisor's listening leg: never the agent, never a target."""
+        self.known.monitor_legs.add((session_id, party_id))
+        session = self._live.get(session_id)
+        return None if session is None else self._change("updated", session)
+
     def snapshot(self) -> tuple[int, list[CallView]]:
         """The version and every live call, sorted by start time."""
-        calls = [_call_dict(s, ended=False) for s in self._live.values()]
+        calls = [_call_dict(s, self.known, ended=False) for s in self._live.values()]
         calls.sort(key=itemgetter("started_at", "id"))
         return self.version, calls
 
     def get(self, telephony_session_id: str) -> CallView | None:
         """One live call, or None."""
         session = self._live.get(telephony_session_id)
-        return None if session is None else _call_dict(session, ended=False)
+        return None if session is None else _call_dict(session, self.known, ended=False)
 
     def recently_ended(self, telephony_session_id: str) -> bool:
         """True for a session that ended (or was only seen ending) lately."""
@@ -204,7 +231,7 @@ class LiveModel:
 
     def _change(self, kind: Literal["updated", "ended"], session: _Session) -> Change:
         self.version += 1
-        call = _call_dict(session, ended=kind == "ended")
+        call = _call_dict(session, self.known, ended=kind == "ended")
         return Change(kind=kind, version=self.version, call=call)
 
     def _bury(self, session: _Session, ended_at: int | None = None) -> None:
@@ -212,6 +239,7 @@ class LiveModel:
         guards.update((pid, p.sequence) for pid, p in session.parties.items())
         at = session.sequence if ended_at is None else ended_at
         self._dormant[session.id] = _Dormant(at, guards)
+        self.known.monitor_legs -= {(session.id, p) for p in session.parties}
         self._dormant.move_to_end(session.id)
         if len(self._dormant) > self._dormant_limit:
             self._dormant.popitem(last=False)
@@ -363,10 +391,52 @@ def _direction(agent: _Party | None, customer: _Party | None) -> str | None:
     return agent.event.direction
 
 
-def _call_dict(session: _Session, *, ended: bool) -> CallView:
+def _roles(session: _Session, known: Knowledge) -> dict[str, Role]:
+    """Queue and monitor legs; the rest are decided by `_agent`/`_customer`."""
+    users = {p.event.extension_id for p in session.parties.values()}
+    roles: dict[str, Role] = {}
+    for pid, party in session.parties.items():
+        event = party.event
+        if (session.id, pid) in known.monitor_legs or (
+            event.to.device_id in known.monitor_devices
+            and event.from_.extension_id not in (None, event.extension_id)
+            and event.from_.extension_id in users
+        ):
+            roles[pid] = "monitor"
+        elif event.extension_id in known.queues:
+            roles[pid] = "queue"
+    return roles
+
+
+def _queue(
+    parties: list[_Party], roles: dict[str, Role], known: Knowledge
+) -> QueueRef | None:
+    """The queue leg's extension, else a queue name the app would display."""
+    for party in parties:
+        if roles.get(party.event.id) == "queue":
+            ext = party.event.extension_id
+            return {"extension_id": ext, "name": known.queues.get(ext or "")}
+    for party in parties:
+        info = party.event.ui_call_info
+        for line in (info.primary, info.additional) if info else ():
+            if line is not None and line.type == "QueueName" and line.value:
+                ext = next(
+                    (x for x, n in known.queues.items() if n == line.value), None
+                )
+                return {"extension_id": ext, "name": line.value}
+    return None
+
+
+def _call_dict(session: _Session, known: Knowledge, *, ended: bool) -> CallView:
     parties = list(session.parties.values())
-    agent = _agent(parties, ended=ended)
-    customer = _customer(parties, agent)
+    roles = _roles(session, known)
+    plain = [p for p in parties if p.event.id not in roles]
+    agent = _agent(plain, ended=ended)
+    customer = _customer(plain, agent)
+    if agent is not None:
+        roles[agent.event.id] = "agent"
+    if customer is not None:
+        roles[customer.event.id] = "customer"
     return {
         "id": session.id,
         "session_id": session.session_id,
@@ -380,11 +450,12 @@ def _call_dict(session: _Session, *, ended: bool) -> CallView:
         "customer_party_id": customer.event.id if customer else None,
         "answered_at": agent.answered_at if agent else None,
         "hold_count": session.hold_count,
-        "parties": [_party_dict(p) for p in parties],
+        "queue": _queue(parties, roles, known),
+        "parties": [_party_dict(p, roles.get(p.event.id, "other")) for p in parties],
     }
 
 
-def _party_dict(party: _Party) -> PartyView:
+def _party_dict(party: _Party, role: Role) -> PartyView:
     event, status = party.event, party.event.status
     return {
         "id": event.id,
@@ -403,6 +474,7 @@ def _party_dict(party: _Party) -> PartyView:
         "park_id": event.park_id,
         "recordings": [{"id": r.id, "active": r.active} for r in event.recordings],
         "sequence": party.sequence,
+        "role": role,
     }
 
 

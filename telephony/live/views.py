@@ -17,6 +17,11 @@ CallState = Literal[
     "ringing", "talking", "held", "setup", "parked", "voicemail", "ended"
 ]
 Direction = Literal["Inbound", "Outbound"]
+# What a leg is to the supervisor: the user the call is about (its buttons
+# act on this leg), the other side, a call queue's own leg, a supervisor
+# listening in (never a button's target), or anything else (a colleague's
+# leg ringing in parallel, a conference host, ...).
+Role = Literal["agent", "customer", "queue", "monitor", "other"]
 
 
 class EndpointView(TypedDict):
@@ -57,6 +62,14 @@ class PartyView(TypedDict):
     park_id: str | None
     recordings: list[RecordingView]
     sequence: int
+    role: Role
+
+
+class QueueRef(TypedDict):
+    """The call queue a call came through (either field may be unknown)."""
+
+    extension_id: str | None
+    name: str | None
 
 
 class CallView(TypedDict):
@@ -80,7 +93,23 @@ class CallView(TypedDict):
     customer_party_id: str | None
     answered_at: str | None
     hold_count: int
+    queue: QueueRef | None
     parties: list[PartyView]
+
+
+Availability = Literal["available", "away", "dnd", "offline"]
+
+
+class AgentView(TypedDict):
+    """One agent's presence as the floor shows it."""
+
+    extension_id: str
+    availability: Availability
+    since: str  # when `availability` last changed (ISO UTC, Z)
+    user_status: str | None
+    dnd_status: str | None
+    presence_status: str | None
+    telephony_status: str | None
 
 
 def party_of(call: CallView | None, party_id: str | None) -> PartyView | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +98,28 @@ EXECUTORS: dict[str, Executor] = {
 }
 
 
-def describe_rejection(action: str, exc: TelephonyRejected) -> str:
+# A 404 that blames a field of the request is about that field, not the call.
+PLAIN_PARAMETERS = {
+    "extensionNumber": "No extension {value} on this account",
+    "extensionId": "No such extension on this account",
+    "phoneNumber": "RingCentral cannot reach {value}",
+    "voicemail": "No such voicemail box",
+    "parkOrbit": "No such park location",
+    "deviceId": "The supervisor's device is unknown or offline",
+    "supervisorDeviceId": "The supervisor's device is unknown or offline",
+    "agentExtensionId": "That agent is not on this call",
+    "recordingId": "That recording no longer exists",
+}
+
+
+def describe_rejection(
+    action: str, exc: TelephonyRejected, params: Mapping[str, str] | None = None
+) -> str:
     """A sentence a supervisor can act on, with RingCentral's error code."""
     words = PLAIN_WORDS.get(exc.status, "RingCentral refused the request")
+    if exc.status in (400, 404) and exc.parameter in PLAIN_PARAMETERS:
+        value = (params or {}).get(exc.parameter, "")
+        words = PLAIN_PARAMETERS[exc.parameter].format(value=value).replace("  ", " ")
     if exc.status == 429 and exc.retry_after is not None:
         words = f"{words}, retry in {exc.retry_after:.0f} s"
     code = f"{exc.error_code}: " if exc.error_code else ""
@@ -116,6 +135,7 @@ class Outcome:
     status: int | None = None
     error_code: str | None = None
     retry_after: float | None = None
+    body: Any = None  # RingCentral's answer, when it accepted
 
     @property
     def maybe_done(self) -> bool:
@@ -128,13 +148,15 @@ async def run_action(ctx: Context, request: broadcast.CommandRequested) -> Outco
     name, title = request["action"], actions.ACTIONS[request["action"]].title
     params = request.get("params") or {}
     try:
-        await EXECUTORS[name](ctx, request["session_id"], request["party_id"], params)
+        body = await EXECUTORS[name](
+            ctx, request["session_id"], request["party_id"], params
+        )
     except CommandError as exc:
         return Outcome("rejected", f"{title} failed. {exc}")
     except TelephonyRejected as exc:
         return Outcome(
             "rejected",
-            describe_rejection(name, exc),
+            describe_rejection(name, exc, params),
             exc.status,
             exc.error_code,
             exc.retry_after,
@@ -153,6 +175,7 @@ async def run_action(ctx: Context, request: broadcast.CommandRequested) -> Outco
         "accepted",
         f"{title}: accepted by RingCentral, waiting for the call to change.",
         200,
+        body=body,
     )
 
 
@@ -176,6 +199,9 @@ class CommandDesk:
         tasks: TaskSet,
         lookup: Callable[[str], CallView | None],
         refused: Callable[[], TelephonyRejected | None],
+        monitor: Callable[[str, str], Awaitable[None]] | None = None,
+        reread: Callable[[str], Coroutine[Any, Any, Any]] | None = None,
+        busy: Callable[[broadcast.CommandRequested, bool], object] | None = None,
         supervisor_device_id: str | None = None,
         confirm_timeout: float = CONFIRM_TIMEOUT,
     ) -> None:
@@ -184,6 +210,9 @@ class CommandDesk:
         self.tasks = tasks
         self.lookup = lookup  # the live model's current view of a call
         self.refused = refused  # RingCentral's fatal refusal of the worker
+        self.monitor = monitor  # told of a supervisor's new listening leg
+        self.reread = reread  # re-reads a call from RingCentral
+        self.busy = busy  # told when a command starts and stops being pending
         self.supervisor_device_id = supervisor_device_id
         self.confirm_timeout = confirm_timeout
         self._pending: dict[str, list[_Pending]] = {}  # by session id
@@ -211,11 +240,14 @@ class CommandDesk:
         )
         # Listen before calling: the confirming event can beat the reply.
         self._pending.setdefault(session_id, []).append(pending)
+        if self.busy is not None:
+            self.busy(request, True)
         ctx = Context(self.client, self.supervisor_device_id, before)
         accepted = False
         try:
             outcome = await run_action(ctx, request)
             _log(request, outcome)
+            await self._listening(request, outcome)
             await self._reply(request, outcome)
             await _audit(request, outcome)
             accepted = outcome.maybe_done
@@ -231,6 +263,16 @@ class CommandDesk:
             pending.timer = asyncio.get_running_loop().call_later(
                 self.confirm_timeout, self._expire, session_id, pending
             )
+
+    async def _listening(
+        self, request: broadcast.CommandRequested, outcome: Outcome
+    ) -> None:
+        """Listen's answer is the supervisor's new leg: mark it before its
+        events are taken for the agent's."""
+        body = outcome.body
+        party_id = body.get("id") if isinstance(body, dict) else None
+        if request["action"] == "listen" and self.monitor and party_id:
+            await self.monitor(request["session_id"], str(party_id))
 
     def confirm(self, change: Change) -> None:
         """Called for every published change: settle the commands it proves."""
@@ -249,11 +291,17 @@ class CommandDesk:
         if pending in self._pending.get(session_id, []):
             self._drop(session_id, pending)
             self.tasks.spawn(self._settle(pending, False))
+            if self.reread is not None:
+                # RingCentral said yes but no event followed: the event may
+                # be lost, so read the call again and show the truth.
+                self.tasks.spawn(self.reread(session_id))
 
     def _drop(self, session_id: str, pending: _Pending) -> None:
         waiting = self._pending.get(session_id, [])
         if pending in waiting:
             waiting.remove(pending)
+            if self.busy is not None:
+                self.busy(pending.request, False)
         if not waiting:
             self._pending.pop(session_id, None)
 

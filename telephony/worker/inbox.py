@@ -8,16 +8,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from telephony import broadcast
-from telephony.live.views import CallView
+from telephony.live.views import AgentView, CallView
 from telephony.worker.commands import CommandDesk
+from telephony.worker.oversight import Oversight
 from telephony.worker.tasks import TaskSet
 
 logger = logging.getLogger("telephony.worker.inbox")
 
-Snapshot = Callable[[], tuple[int, list[CallView]]]
+
+class Snapshot(NamedTuple):
+    """Everything the worker published up to `seq`."""
+
+    seq: int
+    calls: list[CallView]
+    agents: list[AgentView]
+    alerts: list[dict[str, Any]]
+    attention: list[dict[str, Any]]
+    queues: list[dict[str, Any]]
 
 
 class Inbox:
@@ -28,11 +38,12 @@ class Inbox:
         *,
         layer: Any,
         epoch: str,
-        snapshot: Snapshot,
+        snapshot: Callable[[], Snapshot],
         status: Callable[[], broadcast.JsonDict],
         health: Callable[[], broadcast.JsonDict],
         desk: CommandDesk,
         tasks: TaskSet,
+        oversight: Oversight,
     ) -> None:
         self.layer = layer
         self.epoch = epoch
@@ -41,6 +52,7 @@ class Inbox:
         self.health = health
         self.desk = desk
         self.tasks = tasks
+        self.oversight = oversight
 
     async def serve(self) -> None:
         while True:
@@ -58,13 +70,17 @@ class Inbox:
     async def dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "telephony.snapshot_requested":
-            version, calls = self.snapshot()
+            snap = self.snapshot()
             await broadcast.send_snapshot(
                 self.layer,
                 channel=message["reply_to"],
                 epoch=self.epoch,
-                seq=version,
-                calls=calls,
+                seq=snap.seq,
+                calls=snap.calls,
+                agents=snap.agents,
+                alerts=snap.alerts,
+                attention=snap.attention,
+                queues=snap.queues,
                 status=self.status(),
             )
         elif kind == "telephony.health_requested":
@@ -73,5 +89,20 @@ class Inbox:
             )
         elif kind == "telephony.command_requested":
             self.tasks.spawn(self.desk.execute(message))  # type: ignore[arg-type]
+        elif kind == "telephony.viewing_reported":
+            await self.oversight.viewing(
+                console=message["console"],
+                user=message["user"],
+                session_id=message["session_id"],
+            )
+        elif kind == "telephony.alert_ack_requested":
+            if not await self.oversight.acknowledge(
+                message["alert_id"], user=message["user"]
+            ):
+                await broadcast.reply_error(
+                    self.layer,
+                    channel=message["reply_to"],
+                    message="That alert is over: nothing to acknowledge.",
+                )
         else:
             logger.warning("unknown inbox message type %r", kind)

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from telephony.live.model import Change, LiveModel
 from telephony.live.views import CallView
@@ -34,7 +35,7 @@ from telephony.ringcentral.exceptions import (
     TelephonyError,
     TelephonyRejected,
 )
-from telephony.ringcentral.presence import fetch_presence
+from telephony.ringcentral.presence import fetch_presence, sessions_from_presence
 
 logger = logging.getLogger("telephony.worker.resync")
 
@@ -58,23 +59,52 @@ class Report:
         )
 
 
+# What presence can tell apart: its telephonyStatus per party status code.
+# A call at voicemail is CallConnected there; ringing is Setup or Proceeding.
+_PRESENCE_CLASS = {
+    "Setup": "Ringing",
+    "Proceeding": "Ringing",
+    "Answered": "CallConnected",
+    "Voicemail": "CallConnected",
+    "VoiceMailScreening": "CallConnected",
+    "FaxReceive": "CallConnected",
+    "Hold": "OnHold",
+    "Parked": "ParkedCall",
+}
+
+
 def _statuses(call: CallView) -> dict[str, str]:
-    return {p["id"]: p["status"] for p in call["parties"]}
+    return {
+        p["id"]: _PRESENCE_CLASS.get(p["status"], p["status"]) for p in call["parties"]
+    }
 
 
 class Resyncer:
     """Brings a LiveModel back in line with RingCentral."""
 
     def __init__(
-        self, *, client: RingCentralClient, model: LiveModel, publish: Publish
+        self,
+        *,
+        client: RingCentralClient,
+        model: LiveModel,
+        publish: Publish,
+        presence: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+        incomplete: Callable[[str], bool] = lambda _: False,
+        read: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.client = client
         self.model = model
         self.publish = publish
+        self.presence = presence  # told every presence record read
+        # Calls known to lack events (seen first mid-way: a sequence gap),
+        # and what to say once one has been read whole.
+        self.incomplete = incomplete
+        self.read = read
         self.last_report: Report | None = None
 
     async def refresh(self, session_id: str) -> str:
         """Re-read one session: "ended", "changed", "same" or "error"."""
+        self.read(session_id)
         try:
             body = await self.client.request(
                 "GET", session_path(session_id), background=True
@@ -96,30 +126,52 @@ class Resyncer:
             return "same"
         return "ended" if change.kind == "ended" else "changed"
 
-    async def run(self) -> Report:
-        """A full resync; returns what it corrected (and logs it)."""
+    async def run(self, *, settled: Callable[[str], bool] = lambda _: True) -> Report:
+        """A full resync; returns what it corrected (and logs it). Calls
+        for which `settled(session_id)` is false (they just changed) are
+        neither re-read nor confirmed: presence may lag behind them."""
         started = datetime.now(UTC)
         report = Report()
-        live = await fetch_presence(self.client)
-        _, calls = self.model.snapshot()
-        known = {call["id"]: call for call in calls}
+        records = await fetch_presence(self.client)
+        # What the model held when presence was read: a call that starts
+        # while the agents' presence is published is not one presence lacks.
+        known = {call["id"] for call in self.model.snapshot()[1]}
+        if self.presence is not None:
+            await self.presence(records)
+        live = sessions_from_presence(records)
         for session_id, snapshot in live.items():
             # Re-read the model each time: GETs wait for rate budget, so
             # events may have moved on since presence was read.
             current = self.model.get(session_id)
             if current is None:
                 if self.model.recently_ended(session_id):
-                    continue  # ended meanwhile: presence is out of date
+                    # Ended meanwhile (presence is out of date), unless it
+                    # ended long before presence was read: then the model
+                    # missed some of its parties (lost events) and ended it
+                    # wrongly. Read it; the truth decides.
+                    if settled(session_id):
+                        self._count(report, await self.refresh(session_id))
+                    continue
                 await self.publish(self.model.load_session(snapshot, now=started))
                 report.added += 1
                 self._count(report, await self.refresh(session_id), added=True)
-            elif any(
-                _statuses(current).get(p.id) not in (None, p.status.code)
-                for p in snapshot.parties
+            elif self.incomplete(session_id) or (
+                settled(session_id)
+                and any(
+                    _statuses(current).get(p.id)
+                    not in (None, _PRESENCE_CLASS.get(p.status.code, p.status.code))
+                    for p in snapshot.parties
+                )
             ):
                 self._count(report, await self.refresh(session_id))
-        for session_id in known.keys() - live.keys():
-            self._count(report, await self.refresh(session_id))
+        for session_id in known - live.keys():
+            if settled(session_id):
+                self._count(report, await self.refresh(session_id))
+        # Calls first seen mid-way while this ran (they began before the
+        # stream joined): read them now, once, rather than as sequence gaps.
+        for call in self.model.snapshot()[1]:
+            if self.incomplete(call["id"]):
+                self._count(report, await self.refresh(call["id"]))
         report.live = len(self.model)
         seconds = (datetime.now(UTC) - started).total_seconds()
         logger.info(report.line(seconds))

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telephony import broadcast, metrics
 from telephony.history.writer import HistoryWriter
+from telephony.live.agents import AgentBoard
 from telephony.live.gaps import SequenceWatch
 from telephony.live.model import Change, LiveModel
+from telephony.live.views import AgentView, CallView
 from telephony.ringcentral.client import RingCentralClient
 from telephony.ringcentral.events import Notification, SessionEvent
 from telephony.ringcentral.exceptions import (
@@ -33,10 +37,19 @@ from telephony.ringcentral.exceptions import (
     TelephonyRejected,
     describe_refusal,
 )
-from telephony.ringcentral.stream import Connected, Disconnected, backoff, iter_stream
+from telephony.ringcentral.queues import MEMBERS_INTERVAL
+from telephony.ringcentral.stream import (
+    ACCOUNT_PRESENCE_FILTER,
+    ACCOUNT_SESSIONS_FILTER,
+    Connected,
+    Disconnected,
+    backoff,
+    iter_stream,
+)
 from telephony.worker import upkeep
 from telephony.worker.commands import CONFIRM_TIMEOUT, CommandDesk
-from telephony.worker.inbox import Inbox
+from telephony.worker.inbox import Inbox, Snapshot
+from telephony.worker.oversight import Oversight
 from telephony.worker.resync import Resyncer
 from telephony.worker.tasks import TaskSet
 
@@ -45,13 +58,27 @@ logger = logging.getLogger("telephony.worker")
 # A sequence gap may just be reordering: wait this long for the missing
 # event before re-reading the session.
 GAP_GRACE = 2.0
-# How often the ghost sweeper looks, and how long a call must have been
-# silent to be re-checked (talk can be long and eventless: be patient).
-SWEEP_INTERVAL = 120.0
+# How often the ghost sweeper compares the floor with RingCentral's presence
+# (one Heavy-group request per 1,000 extensions; the rate gate spaces them
+# further on a large account): a call whose final event was lost leaves
+# every console within about one interval.
+SWEEP_INTERVAL = 30.0
 # A WebSocket session recovered after a longer outage than this is resynced
 # anyway: the platform's replay buffer may have overflowed.
 RECOVERY_TRUST = 5.0
-GHOST_AFTER = 600.0
+# How often the worker tells every console it is alive (with its link's
+# state and the newest event's time): a page calls the floor stale after
+# three beats without one.
+BEAT_INTERVAL = 5.0
+# Ended calls whose end time the worker remembers (the sweeper's doubt).
+ENDED_KEPT = 20_000
+# A resync RingCentral rate-limited without saying for how long waits this.
+DEFAULT_RETRY_AFTER = 60.0
+# The event rate is averaged over about this many seconds.
+RATE_WINDOW = 10.0
+# A call that changed more recently than this is not re-read by the sweeper
+# (presence lags events a little; the next sweep looks again).
+GHOST_AFTER = 10.0
 
 
 def now_iso() -> str:
@@ -75,37 +102,67 @@ class TelephonyWorker:
         supervisor_device_id: str | None = None,
         confirm_timeout: float = CONFIRM_TIMEOUT,
         history: HistoryWriter | None = None,
+        beat_interval: float = BEAT_INTERVAL,
+        members_interval: float = MEMBERS_INTERVAL,
     ) -> None:
         self.client = client
         self.layer = layer
         self.model = model or LiveModel()
+        self.agents = AgentBoard()
+        # Numbers every change published (calls and agents) within `epoch`,
+        # so each dashboard process sees when it missed one.
+        self.seq = 0
+        if supervisor_device_id:
+            self.model.known.monitor_devices = frozenset({supervisor_device_id})
         self.reconnect_delays = reconnect_delays
         self.min_reconnect_delay = min_reconnect_delay
         self.gap_grace = gap_grace
         self.sweep_interval = sweep_interval
         self.ghost_after = ghost_after
         self.history = history or HistoryWriter()
-        self.resyncer = Resyncer(client=client, model=self.model, publish=self.publish)
+        self.beat_interval = beat_interval
+        self.members_interval = members_interval  # between member-list requests
+        self.resyncer = Resyncer(
+            client=client,
+            model=self.model,
+            publish=self.publish,
+            presence=self._load_presence,
+            incomplete=lambda s: self._sequences.has_holes(s),
+            read=lambda s: self._sequences.clear_holes(s),
+        )
         # Identifies this run's delta numbering (see broadcast).
         self.epoch = uuid.uuid4().hex[:12]
         self.tasks = TaskSet()
+        # The latest view of every live call, for the alerts each second.
+        self._views: dict[str, CallView] = {}
+        self.oversight = Oversight(
+            publish=self._publish_oversight,
+            calls=self._views.values,
+            agents=self.agents.in_dnd,
+        )
         self.commands = CommandDesk(
             client=client,
             layer=layer,
             tasks=self.tasks,
             lookup=self.model.get,
             refused=lambda: self.fatal,
+            monitor=self._monitor,
+            reread=self.resyncer.refresh,
+            busy=lambda request, busy: self.tasks.spawn(
+                self.oversight.command(request, busy)
+            ),
             supervisor_device_id=supervisor_device_id,
             confirm_timeout=confirm_timeout,
         )
         self.inbox = Inbox(
             layer=layer,
             epoch=self.epoch,
-            snapshot=self.model.snapshot,
+            snapshot=self.snapshot,
             status=lambda: self.status,
             health=self.health,
             desk=self.commands,
             tasks=self.tasks,
+            oversight=self.oversight,
         )
         self.connections = 0
         self.resyncs = 0
@@ -113,14 +170,19 @@ class TelephonyWorker:
         self.status: dict[str, Any] = {"connected": False, "error": None, "since": None}
         self.subscription_id: str | None = None
         self.last_event_at: float | None = None
+        self.event_rate = 0.0  # notifications per second, recent
         self.connected_at: float | None = None
         self.resynced = asyncio.Event()  # set after each completed resync
+        # Set after each directory refresh (extension list, queue members).
+        self.directory_refreshed = asyncio.Event()
         self._touched: dict[str, float] = {}  # session -> last change (monotonic)
+        self._ended_at: OrderedDict[str, float] = OrderedDict()
         self._sequences = SequenceWatch()
         self._resync_task: asyncio.Task[None] | None = None
         self._gap_checks: set[asyncio.Task[None]] = set()
         self._directory_task: asyncio.Task[None] | None = None
         self._resync_again = False
+        self._quiet_for = 0.0
         self._lost_at: float | None = None
         metrics.watch(self)
 
@@ -130,11 +192,14 @@ class TelephonyWorker:
         A fatal error (bad credentials) stops the stream but not the inbox,
         so consoles keep getting a snapshot that says what is wrong.
         """
+        self.model.known.queues = await upkeep.known_queues()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.inbox.serve())
                 group.create_task(self.follow_stream())
                 group.create_task(self._sweep_forever())
+                group.create_task(self._beat_forever())
+                group.create_task(self.oversight.run())
                 group.create_task(self.history.run())
         finally:
             self.tasks.cancel_all()
@@ -146,6 +211,7 @@ class TelephonyWorker:
         try:
             async for item in iter_stream(
                 open_url=self.client.ws_url,
+                event_filters=[ACCOUNT_SESSIONS_FILTER, ACCOUNT_PRESENCE_FILTER],
                 reconnect_delays=self.reconnect_delays,
                 min_delay=self.min_reconnect_delay,
             ):
@@ -170,7 +236,16 @@ class TelephonyWorker:
     async def handle(self, notification: Notification) -> None:
         """Apply one notification to the model and publish what changed."""
         received = time.perf_counter()
-        self.last_event_at = time.monotonic()
+        now = time.monotonic()
+        if self.last_event_at is not None:  # events per second, decaying
+            decay = math.exp(-(now - self.last_event_at) / RATE_WINDOW)
+            self.event_rate = self.event_rate * decay + 1 / RATE_WINDOW
+        self.last_event_at = now
+        if notification.presence is not None:
+            await self.publish_agent(
+                self.agents.apply(notification.presence, now=datetime.now(UTC))
+            )
+            return
         event = notification.session
         if event is None:
             return
@@ -193,23 +268,74 @@ class TelephonyWorker:
         session_id = change.call["id"]
         if change.kind == "ended":
             self._forget(session_id)
+            self._views.pop(session_id, None)
+            self.oversight.call_ended(session_id)
         else:
             self._touched[session_id] = time.monotonic()
+            self._views[session_id] = change.call
         try:
             await broadcast.publish_call_changed(
                 self.layer,
                 kind=change.kind,
                 epoch=self.epoch,
-                seq=change.version,
+                seq=self._next_seq(),
                 call=change.call,
             )
-        except Exception:  # e.g. Redis down: consoles see the seq gap later
-            logger.exception("could not publish change %s", change.version)
+        except Exception:  # e.g. Redis down: the feeds see the seq gap later
+            logger.exception("could not publish change %s", self.seq)
         self.commands.confirm(change)
+
+    async def publish_agent(self, agent: AgentView | None) -> None:
+        """Broadcast an agent's new presence (None: nothing changed)."""
+        if agent is None:
+            return
+        try:
+            await broadcast.publish_agent_changed(
+                self.layer, epoch=self.epoch, seq=self._next_seq(), agent=agent
+            )
+        except Exception:  # the feeds see the seq gap later
+            logger.exception("could not publish agent change %s", self.seq)
+
+    async def _load_presence(self, records: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC)
+        for record in records:
+            await self.publish_agent(self.agents.load_record(record, now=now))
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def snapshot(self) -> Snapshot:
+        """Everything published so far, as of `seq` (for a snapshot)."""
+        alerts, attention, queues = self.oversight.snapshot()
+        return Snapshot(
+            seq=self.seq,
+            calls=self.model.snapshot()[1],
+            agents=self.agents.snapshot(),
+            alerts=[dict(a) for a in alerts],
+            attention=[dict(a) for a in attention],
+            queues=[dict(q) for q in queues],
+        )
+
+    async def _publish_oversight(self, kind: str, item: dict[str, Any]) -> None:
+        try:
+            await broadcast.publish_oversight(
+                self.layer, kind=kind, epoch=self.epoch, seq=self._next_seq(), item=item
+            )
+        except Exception:  # the feeds see the seq gap later
+            logger.exception("could not publish %s change %s", kind, self.seq)
+
+    async def _monitor(self, session_id: str, party_id: str) -> None:
+        """Listen placed a supervisor's leg in the call: show it as such."""
+        await self.publish(self.model.mark_monitor(session_id, party_id))
 
     def _forget(self, session_id: str) -> None:
         self._touched.pop(session_id, None)
         self._sequences.forget(session_id)
+        # When it ended, so the sweeper does not doubt a fresh end (bounded).
+        self._ended_at[session_id] = time.monotonic()
+        if len(self._ended_at) > ENDED_KEPT:
+            self._ended_at.popitem(last=False)
 
     async def _on_connected(self, connected: Connected) -> None:
         self.connections += 1
@@ -217,11 +343,21 @@ class TelephonyWorker:
         self.subscription_id = str(connected.subscription.get("id") or "") or None
         outage = time.monotonic() - self._lost_at if self._lost_at else 0.0
         self._lost_at = None
-        if connected.recovered and outage > RECOVERY_TRUST:
+        buffer = connected.details.recovery_buffer_size or 100
+        missed = outage * self.event_rate  # about how many events went by
+        if connected.recovered and (outage > RECOVERY_TRUST or missed > buffer / 2):
             # RingCentral replays at most recoveryBufferSize notifications,
-            # dropping the oldest: a long outage on a busy account may have
-            # lost some even though the session was recovered.
-            logger.info("recovered after a %.0f s outage: resyncing", outage)
+            # dropping the oldest: an outage on a busy account (100 events
+            # are a tenth of a second at 1,000/s) may have lost some even
+            # though the session was recovered.
+            logger.info(
+                "recovered after a %.1f s outage (~%.0f events at %.0f/s, "
+                "buffer %d): resyncing",
+                outage,
+                missed,
+                self.event_rate,
+                buffer,
+            )
             self.start_resync()
         if not connected.recovered:
             # A start or an unrecovered reconnect: events may have been lost.
@@ -233,15 +369,18 @@ class TelephonyWorker:
 
     # --- resync, gaps and ghosts ------------------------------------------
 
-    def start_resync(self) -> None:
+    def start_resync(self, *, quiet_for: float = 0.0) -> None:
         """Run a full resync in the background (at most one at a time; one
         asked for while another runs follows it, since the running one read
-        presence too early to see what prompted the new request)."""
+        presence too early to see what prompted the new request).
+        `quiet_for`: leave calls that changed this recently alone."""
         self.resynced.clear()
         if self._resync_task is None or self._resync_task.done():
+            self._quiet_for = quiet_for
             self._resync_task = self.tasks.spawn(self._resync())
-        else:
+        else:  # the one that follows checks everything
             self._resync_again = True
+            self._quiet_for = 0.0
 
     async def _resync(self) -> None:
         try:
@@ -249,26 +388,63 @@ class TelephonyWorker:
                 self._resync_again = False
                 try:
                     started = datetime.now(UTC)
-                    await self.resyncer.run()
+                    await self.resyncer.run(settled=self._quiet_since(self._quiet_for))
                     self.resyncs += 1
                     await upkeep.close_missing_history(
                         self.history,
                         [call["id"] for call in self.model.snapshot()[1]],
                         resync_started=started,
                     )
+                except TelephonyRejected as exc:
+                    if exc.status != 429:
+                        logger.warning(
+                            "resync failed: %s (retried by the sweeper)", exc
+                        )
+                    else:  # rate-limited: wait as RingCentral asks, then again
+                        wait = exc.retry_after or DEFAULT_RETRY_AFTER
+                        logger.warning("resync rate-limited; again in %.0f s", wait)
+                        await asyncio.sleep(wait)
+                        self._resync_again = True
                 except TelephonyError as exc:
-                    logger.warning("resync failed: %s (retried on reconnect)", exc)
+                    logger.warning("resync failed: %s (retried by the sweeper)", exc)
                 if not self._resync_again:
                     break
         finally:
             self.resynced.set()
 
+    def _quiet_since(self, seconds: float) -> Callable[[str], bool]:
+        """Whether a call has not changed for `seconds`."""
+        cutoff = time.monotonic() - seconds
+
+        def settled(session_id: str) -> bool:
+            changed = self._touched.get(session_id) or self._ended_at.get(session_id)
+            return (changed or 0.0) <= cutoff
+
+        return settled
+
     def _sync_directory(self) -> None:
-        """Refresh names for numbers (one refresh at a time)."""
+        """Refresh names for numbers, the call queues and their members
+        (one refresh at a time)."""
         if self._directory_task is None or self._directory_task.done():
-            self._directory_task = self.tasks.spawn(
-                upkeep.refresh_directory(self.client)
+            self.directory_refreshed.clear()
+            self._directory_task = self.tasks.spawn(self._refresh_directory())
+
+    async def _refresh_directory(self) -> None:
+        # Started right after the resync (on_connected): the member lists
+        # wait for it, since both spend the Light group's budget and the
+        # resync's session reads are what the floor needs first.
+        try:
+            await upkeep.refresh_directory(
+                self.client,
+                on_queues=self._learn_queues,
+                members_after=self.resynced.wait,
+                members_interval=self.members_interval,
             )
+        finally:
+            self.directory_refreshed.set()
+
+    def _learn_queues(self, queues: dict[str, str]) -> None:
+        self.model.known.queues = queues
 
     def _watch_sequence(self, event: SessionEvent) -> None:
         session_id = event.telephony_session_id
@@ -280,6 +456,11 @@ class TelephonyWorker:
 
     async def _check_gap(self, session_id: str) -> None:
         await asyncio.sleep(self.gap_grace)  # reordered events fill holes
+        if self._resync_task is not None and not self._resync_task.done():
+            # A call already in progress when the stream (re)joined shows
+            # up mid-way: the resync under way reads it (reading it here
+            # too cost a second request from RingCentral's budget).
+            await self.resynced.wait()
         if self._sequences.has_holes(session_id):
             logger.info("sequence gap in %s: re-reading it", session_id)
             self._sequences.clear_holes(session_id)
@@ -293,14 +474,13 @@ class TelephonyWorker:
                 await self.sweep()
 
     async def sweep(self) -> int:
-        """If some calls have been silent for `ghost_after`, resync: calls
-        the platform no longer has end, stale states are re-read. Returns
-        how many calls ended."""
-        cutoff = time.monotonic() - self.ghost_after
-        if not any(seen <= cutoff for seen in self._touched.values()):
-            return 0
+        """Compare the floor with RingCentral's presence: calls the platform
+        no longer has end (their final event was lost), calls whose state
+        disagrees are re-read, calls the model lacks are added; only calls
+        quiet for `ghost_after` are re-read (GETs for differences only).
+        Returns how many calls ended."""
         before = self.resyncer.last_report
-        self.start_resync()
+        self.start_resync(quiet_for=self.ghost_after)
         await self.resynced.wait()
         report = self.resyncer.last_report
         ended = report.ended if report is not before and report else 0
@@ -331,12 +511,38 @@ class TelephonyWorker:
 
     async def _set_status(self, *, connected: bool, error: str | None) -> None:
         self.status = {"connected": connected, "error": error, "since": now_iso()}
+        await self._publish_status()
+
+    async def _publish_status(self) -> None:
+        """The link to RingCentral as consoles see it, stamped with when the
+        newest event arrived and when this was sent (`beat`): the feed
+        sends one every BEAT_INTERVAL, so a page can tell a quiet floor
+        (beats arrive, link up) from a stale one (link down, or no beat)."""
+        self.status["lastEventAt"] = self._wall(self.last_event_at)
+        self.status["beat"] = now_iso()
         try:
             await broadcast.publish_worker_status(
-                self.layer, epoch=self.epoch, seq=self.model.version, status=self.status
+                self.layer, epoch=self.epoch, seq=self.seq, status=dict(self.status)
             )
         except Exception:  # consoles also read the status from snapshots
             logger.exception("could not publish the worker status")
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.beat_interval)
+            await self._publish_status()
+
+    @staticmethod
+    def _wall(moment: float | None) -> str | None:
+        """A monotonic moment as wall-clock ISO text."""
+        if moment is None:
+            return None
+        ago = time.monotonic() - moment
+        return (
+            (datetime.now(UTC) - timedelta(seconds=ago))
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
 
     async def settled(self) -> None:
         """Wait until pending gap checks and the running resync are done."""

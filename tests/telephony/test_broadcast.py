@@ -32,15 +32,34 @@ async def every_payload(layer, channel: str) -> list[dict]:
     await broadcast.publish_call_changed(
         layer, kind="ended", epoch="e1", seq=2, call=CALL
     )
+    await broadcast.publish_agent_changed(
+        layer,
+        epoch="e1",
+        seq=3,
+        agent={
+            "extension_id": "101",
+            "availability": "dnd",
+            "since": "2026-01-15T10:00:00.000Z",
+            "user_status": "Available",
+            "dnd_status": "DoNotAcceptAnyCalls",
+            "presence_status": "Available",
+            "telephony_status": "NoCall",
+        },
+    )
+    for seq, kind in enumerate(broadcast.OVERSIGHT_TYPES, start=4):
+        await broadcast.publish_oversight(
+            layer, kind=kind, epoch="e1", seq=seq, item={"id": kind}
+        )
     await broadcast.publish_worker_status(
-        layer, epoch="e1", seq=2, status={"connected": True}
+        layer, epoch="e1", seq=6, status={"connected": True}
     )
     await broadcast.send_snapshot(
         layer,
         channel=channel,
         epoch="e1",
-        seq=2,
+        seq=3,
         calls=[CALL],
+        agents=[],
         status={"connected": True},
     )
     await broadcast.reply_command(
@@ -59,8 +78,9 @@ async def every_payload(layer, channel: str) -> list[dict]:
         layer, channel=channel, request_id="r", confirmed=True, message="ok"
     )
     await broadcast.send_health(layer, channel=channel, health={"connected": True})
+    await broadcast.reply_error(layer, channel=channel, message="no")
     async with asyncio.timeout(WAIT):
-        return [await layer.receive(channel) for _ in range(7)]
+        return [await layer.receive(channel) for _ in range(12)]
 
 
 async def test_payloads_are_exact_and_round_trip_msgpack_and_json():

@@ -1,10 +1,12 @@
 """`manage.py serve`: the whole product in ONE process.
 
-daphne serves the dashboard; the telephony worker and (unless
-RINGCENTRAL_SERVER_URL is set) the embedded RingCentral run as tasks on
-daphne's asyncio loop, joined by the in-memory channel layer. daphne does
-not implement ASGI lifespan (django/daphne#264), so the tasks are started
-with `reactor.callWhenRunning` (docs/development.md 2).
+daphne serves the dashboard on its asyncio loop; the telephony worker and
+(unless RINGCENTRAL_SERVER_URL is set) the embedded RingCentral each run on
+a loop of their own in a thread (telephony.management.loops), so neither
+waits behind the dashboard's traffic; the worker reaches the in-memory
+channel layer on daphne's loop through a bridge. daphne does not implement
+ASGI lifespan (django/daphne#264), so they are started with
+`reactor.callWhenRunning` (docs/development.md 2).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import daphne.server
 
 import argparse
 import asyncio
+import concurrent.futures
+import contextlib
 import gc
 import logging
 import os
@@ -29,8 +33,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 from twisted.internet import defer, reactor
 
+from telephony.management.loops import LayerBridge, LoopThread
 from telephony.management.runtime import client_from_settings, simulator_credentials
 from telephony.ringcentral.client import RingCentralClient
 from telephony.simulator.config import PROFILES
@@ -39,6 +46,11 @@ from telephony.worker import TelephonyWorker
 logger = logging.getLogger("telephony.serve")
 
 DEMO_USERNAME = "supervisor"
+# Pending connections the listening socket queues (Twisted's default is 50).
+LISTEN_BACKLOG = 1024
+HANDSHAKE_TIMEOUT = 20
+# The collector's thresholds in serve (Python's defaults: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 100)
 # The embedded RingCentral's port, fixed so its control and fault API has a
 # documented address (README); --simulator-port or SIMULATOR_PORT change it.
 SIMULATOR_PORT = 9100
@@ -49,6 +61,7 @@ PROFILE_HELP = {
     "demo": "10 agents in 2 queues, a call every 20 s",
     "contact-centre": "400 agents in 8 queues, ~250 live calls",
     "load-5000": "10,000 agents in 20 queues, ~5,000 live calls",
+    "load-2000": "4,000 agents in 10 queues, ~2,000 live calls at ~300 events/s",
 }
 
 
@@ -62,11 +75,24 @@ def _positive(raw: str) -> float:
     return value
 
 
+def _check_migrated() -> None:
+    """Refuse to serve a database that lacks tables (history would fail)."""
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CommandError(
+            "the database is not migrated: run `python manage.py migrate` first "
+            "(`make run` does)."
+        )
+
+
 def _check_free(host: str, port: int) -> None:
     """Refuse to start, with a clear message, when a port is taken."""
     if port == 0:
         return
     with socket.socket() as sock:
+        # As the servers themselves do, so a port left in TIME_WAIT by the
+        # last run does not count as taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -108,23 +134,31 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo-user", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        embedded = not settings.RINGCENTRAL_SERVER_URL
-        for port in (options["port"], options["simulator_port"] if embedded else 0):
-            _check_free(
-                options["host"] if port == options["port"] else "127.0.0.1", port
-            )
+        _check_free(options["host"], options["port"])
+        if not settings.RINGCENTRAL_SERVER_URL:
+            _check_free("127.0.0.1", options["simulator_port"])
         options["speed"] = options["speed"] or settings.SIMULATOR_SPEED
+        _check_migrated()
         # settings.ASGI_APPLICATION, as daphne's runserver loads it.
         application = get_default_application()
         if not options["no_demo_user"]:
             self._ensure_demo_user()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._cleanup: list[Any] = []
+        self._threads: list[LoopThread] = []
+        self._worker: concurrent.futures.Future[None] | None = None
+        self._simulator: Any = None
         server = daphne.server.Server(
             application=application,
-            endpoints=[f"tcp:port={options['port']}:interface={options['host']}"],
+            # A deep accept queue: 1,000 consoles reconnecting at once (after
+            # a restart) must not see handshakes reset.
+            endpoints=[
+                f"tcp:port={options['port']}:interface={options['host']}"
+                f":backlog={LISTEN_BACKLOG}"
+            ],
             signal_handlers=True,
             verbosity=0,
+            # Handshakes wait for the session lookup; in a stampede of
+            # reconnecting consoles they queue, so allow more than 5 s.
+            websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
         )
         reactor.callWhenRunning(self._start_background, options)
         reactor.addSystemEventTrigger(
@@ -140,6 +174,11 @@ class Command(BaseCommand):
         # for 25-50 ms every few seconds (docs/performance.md 7 item 5).
         gc.collect()
         gc.freeze()
+        # What arrives later (the floor, the consoles, their frames) makes
+        # few reference cycles but many allocations: with the default
+        # thresholds a full collection walked the whole heap every 2-3 s at
+        # 1,000 consoles, stalling every thread 50-210 ms (measured).
+        gc.set_threshold(*GC_THRESHOLDS)
         server.run()
 
     def _ensure_demo_user(self) -> None:
@@ -156,7 +195,14 @@ class Command(BaseCommand):
         )
         user.user_permissions.add(
             *Permission.objects.filter(
-                codename__in=["control_calls", "view_commandaudit"]
+                codename__in=[
+                    "control_calls",
+                    "view_commandaudit",
+                    "view_callrecord",
+                    "view_extension",
+                    "view_queuesettings",
+                    "change_queuesettings",
+                ]
             )
         )
         self.stdout.write(
@@ -165,26 +211,16 @@ class Command(BaseCommand):
         )
 
     def _start_background(self, options: dict[str, Any]) -> None:
-        # Called before the loop runs: get_running_loop() would raise here.
-        loop = asyncio.get_event_loop()
-        task = loop.create_task(self._background(options))
-        self._tasks.add(task)
-        task.add_done_callback(self._background_done)
-
-    def _background_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("background task failed", exc_info=task.exception())
-
-    async def _background(self, options: dict[str, Any]) -> None:
+        # Called before daphne's loop runs: get_running_loop() would raise.
+        dashboard_loop = asyncio.get_event_loop()
+        layer = LayerBridge(get_channel_layer(), dashboard_loop)
         device_id = settings.RINGCENTRAL_SUPERVISOR_DEVICE_ID or None
-        if settings.RINGCENTRAL_SERVER_URL:
-            client = client_from_settings()
-        else:
-            simulator = await self._start_simulator(options)
-            client = RingCentralClient(
-                server_url=simulator.url, **simulator_credentials()
-            )
+        server_url = settings.RINGCENTRAL_SERVER_URL
+        if not server_url:
+            simulator_thread = self._thread("ringcentral-simulator")
+            self._simulator = simulator_thread.submit(self._start_simulator(options))
+            simulator = self._simulator.result(timeout=30)
+            server_url = simulator.url
             # The JWT's user is the supervisor; Listen rings their desk phone.
             owner = simulator.account.owner
             device_id = device_id or next(
@@ -192,12 +228,32 @@ class Command(BaseCommand):
                 for d in simulator.account.devices_of(owner.extension_id)
                 if d.status == "Online"
             )
-        self._cleanup.append(client.aclose)
+        worker_thread = self._thread("telephony-worker")
+        self._worker = worker_thread.submit(
+            self._run_worker(layer, server_url, device_id)
+        )
+        self._worker.add_done_callback(_log_failure)
+
+    def _thread(self, name: str) -> LoopThread:
+        thread = LoopThread(name).start()
+        self._threads.append(thread)
+        return thread
+
+    async def _run_worker(
+        self, layer: LayerBridge, server_url: str, device_id: str | None
+    ) -> None:
+        if settings.RINGCENTRAL_SERVER_URL:
+            client = client_from_settings()
+        else:
+            client = RingCentralClient(server_url=server_url, **simulator_credentials())
         logger.info("worker following %s", client.server_url)
         worker = TelephonyWorker(
-            client=client, layer=get_channel_layer(), supervisor_device_id=device_id
+            client=client, layer=layer, supervisor_device_id=device_id
         )
-        await worker.run()
+        try:
+            await worker.run()
+        finally:
+            await client.aclose()
 
     async def _start_simulator(self, options: dict[str, Any]) -> Any:
         from telephony.simulator import Simulator, SimulatorConfig
@@ -211,7 +267,6 @@ class Command(BaseCommand):
             )
         )
         await simulator.start(host="127.0.0.1", port=options["simulator_port"])
-        self._cleanup.append(simulator.stop)
         self.stdout.write(
             f"Embedded RingCentral: {simulator.url}  (floor {options['profile']}, "
             f"speed {options['speed']:g})\n"
@@ -223,17 +278,27 @@ class Command(BaseCommand):
         return simulator
 
     def _stop_background(self) -> defer.Deferred[None]:
-        for task in list(self._tasks):
-            task.cancel()
-        return defer.Deferred.fromFuture(asyncio.ensure_future(self._close()))
+        return defer.Deferred.fromFuture(
+            asyncio.ensure_future(asyncio.to_thread(self._stop_threads))
+        )
 
-    async def _close(self) -> None:
-        # Let the worker finish its shutdown (the last history flush)
-        # before closing what it uses; bounded, so Ctrl-C never hangs.
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
-        for close in reversed(self._cleanup):
-            try:
-                await close()
-            except Exception:
-                logger.exception("error during shutdown")
+    def _stop_threads(self) -> None:
+        """Let the worker finish (its last history flush), then stop the
+        simulator; bounded, so Ctrl-C never hangs."""
+        threads = {t.name: t for t in self._threads}
+        if self._worker is not None:
+            worker = threads["telephony-worker"]
+            worker.loop.call_soon_threadsafe(self._worker.cancel)
+            concurrent.futures.wait([self._worker], timeout=10)
+            worker.stop()
+        if self._simulator is not None and self._simulator.done():
+            simulator = self._simulator.result()
+            thread = threads["ringcentral-simulator"]
+            with contextlib.suppress(Exception):
+                thread.submit(simulator.stop()).result(timeout=10)
+            thread.stop()
+
+
+def _log_failure(future: concurrent.futures.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("the telephony worker failed", exc_info=future.exception())

@@ -70,12 +70,12 @@ EXPECTED = {
 CALL_KEYS = {
     *("id", "session_id", "origin", "sequence", "started_at", "updated_at", "state"),
     *("direction", "agent_party_id", "customer_party_id", "answered_at", "hold_count"),
-    "parties",
+    *("queue", "parties"),
 }
 PARTY_KEYS = {
     *("id", "account_id", "extension_id", "direction", "status", "reason", "since"),
     *("from_", "to", "muted", "stand_alone", "missed_call", "queue_call", "park_id"),
-    *("recordings", "sequence"),
+    *("recordings", "sequence", "role"),
 }
 
 
@@ -459,3 +459,93 @@ def test_memory_of_uuids_and_ended_calls_is_bounded() -> None:
     assert list(model._dormant) == ["s-c23b203d62db4f6aaee00717bafa99be"]
     # The IVR call was forgotten: a late event for it is news again.
     assert model.apply(resent(IVR, 8)) is not None
+
+
+def queue_call(*, monitor: bool = False) -> list[SessionEvent]:
+    """Caller -> the Sales queue's leg -> agent 101 answers; maybe a
+    supervisor's leg listens in from the supervisor's desk phone."""
+
+    def event(seq: int, party: dict[str, Any]) -> SessionEvent:
+        return parse_session_event(
+            {
+                "uuid": f"u-{seq}",
+                "event": "/restapi/v1.0/account/1/telephony/sessions",
+                "body": {
+                    "sequence": seq,
+                    "telephonySessionId": "s-q",
+                    "eventTime": f"2026-01-15T10:00:{seq:02d}.000Z",
+                    "parties": [party],
+                },
+            }
+        )
+
+    caller = {
+        "id": "p-1",
+        "direction": "Outbound",
+        "status": {"code": "Answered"},
+        "from": {"phoneNumber": "+14155550100"},
+    }
+    queue = {
+        "id": "p-2",
+        "extensionId": "201",
+        "direction": "Inbound",
+        "status": {"code": "Answered"},
+        "to": {"name": "Sales"},
+    }
+    agent = {
+        "id": "p-3",
+        "extensionId": "101",
+        "direction": "Inbound",
+        "status": {"code": "Answered"},
+        "queueCall": True,
+        "to": {"extensionId": "101", "name": "Alice Agent"},
+    }
+    gone = {**queue, "status": {"code": "Disconnected"}}
+    listen = {
+        "id": "p-4",
+        "extensionId": "102",
+        "direction": "Inbound",
+        "status": {"code": "Answered"},
+        "from": {"extensionId": "101"},
+        "to": {"deviceId": "800102"},
+    }
+    events = [event(2, caller), event(3, queue), event(4, agent), event(5, gone)]
+    return events + ([event(6, listen)] if monitor else [])  # fmt: skip
+
+
+def test_a_queue_leg_is_the_calls_queue_not_its_agent() -> None:
+    model = LiveModel()
+    model.known.queues = {"201": "Sales"}
+    change = model.apply(queue_call()[0])
+    change = model.apply(queue_call()[1])
+    assert change is not None
+    assert change.call["agent_party_id"] is None  # only the queue's leg yet
+    assert change.call["queue"] == {"extension_id": "201", "name": "Sales"}
+    for event in queue_call()[2:]:
+        change = model.apply(event) or change
+    assert change.call["agent_party_id"] == "p-3"
+    assert change.call["queue"] == {"extension_id": "201", "name": "Sales"}
+    roles = {p["id"]: p["role"] for p in change.call["parties"]}
+    assert roles == {"p-1": "customer", "p-2": "queue", "p-3": "agent"}
+
+
+def test_a_supervisors_listening_leg_is_never_the_agent() -> None:
+    model = LiveModel()
+    model.known.monitor_devices = frozenset({"800102"})
+    change = None
+    for event in queue_call(monitor=True):
+        change = model.apply(event) or change
+    assert change is not None
+    assert change.call["agent_party_id"] == "p-3"
+    roles = {p["id"]: p["role"] for p in change.call["parties"]}
+    assert roles["p-4"] == "monitor"
+
+
+def test_a_leg_the_worker_marks_as_listening_is_republished_as_such() -> None:
+    model = LiveModel()
+    for event in queue_call(monitor=True):
+        model.apply(event)
+    change = model.mark_monitor("s-q", "p-4")
+    assert change is not None
+    assert {p["id"]: p["role"] for p in change.call["parties"]}["p-4"] == "monitor"
+    assert change.call["agent_party_id"] == "p-3"

@@ -133,3 +133,104 @@ async def test_bad_credentials_stop_the_stream_with_a_clear_status(
         await client.aclose()
     assert worker.fatal is not None
     assert any("RingCentral refused the worker" in r.message for r in caplog.records)
+
+
+def agent_update(extension_id: str, availability: str):
+    return lambda m: (
+        m["type"] == "telephony.agent_updated"
+        and m["agent"]["extension_id"] == extension_id
+        and m["agent"]["availability"] == availability
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_agents_presence_comes_from_resync_then_from_notifications(
+    rc_client: RingCentralClient, sim_api, probe
+):
+    layer, probe = probe
+    worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
+    async with running(worker):
+        await wait_connected(layer, probe)
+        # The resync reads every extension's presence.
+        await receive_until(layer, probe, agent_update("1000000103", "available"))
+        response = await sim_api.post(
+            "/_sim/agents/103/presence", json={"dndStatus": "DoNotAcceptAnyCalls"}
+        )
+        assert response.status_code == 200, response.text
+        dnd = await receive_until(layer, probe, agent_update("1000000103", "dnd"))
+        assert dnd["agent"]["dnd_status"] == "DoNotAcceptAnyCalls"
+        await sim_api.post("/_sim/agents/103/presence", json={"userStatus": "Busy"})
+        await sim_api.post(
+            "/_sim/agents/103/presence", json={"dndStatus": "TakeAllCalls"}
+        )
+        await receive_until(layer, probe, agent_update("1000000103", "away"))
+        snapshot = worker.snapshot()
+        assert snapshot.seq == worker.seq
+        presence = {a["extension_id"]: a["availability"] for a in snapshot.agents}
+        assert presence["1000000103"] == "away"
+
+
+def oversight(message_type: str, /, **fields: Any):
+    return lambda m: (
+        m["type"] == message_type
+        and all(m["item"].get(k) == v for k, v in fields.items())
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_long_hold_alert_is_raised_acknowledged_for_all_and_cleared(
+    rc_client: RingCentralClient, sim_api, probe
+):
+    from telephony.models import QueueSettings
+
+    await database_sync_to_async(QueueSettings.objects.update_or_create)(
+        queue_extension_id="", defaults={"long_hold_seconds": 1}
+    )
+    layer, probe = probe
+    worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
+    async with running(worker):
+        await wait_connected(layer, probe)
+        session_id = await place_call(sim_api)
+        await phone(sim_api, session_id, "answer")
+        await phone(sim_api, session_id, "hold")
+        raised = await receive_until(
+            layer, probe, oversight("telephony.alert_changed", kind="long_hold")
+        )
+        alert = raised["item"]
+        assert alert["fix"]["action"] == "unhold"
+        assert alert["fix"]["sessionId"] == session_id
+        await layer.send(
+            broadcast.WORKER_INBOX,
+            {
+                "type": "telephony.alert_ack_requested",
+                "reply_to": probe,
+                "user": "sam",
+                "alert_id": alert["id"],
+            },
+        )
+        await receive_until(
+            layer, probe, oversight("telephony.alert_changed", acked_by="sam")
+        )
+        await phone(sim_api, session_id, "unhold")
+        await receive_until(
+            layer, probe, oversight("telephony.alert_changed", cleared=True)
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_supervisors_on_a_call_are_told_to_every_process(
+    rc_client: RingCentralClient, sim_api, probe
+):
+    layer, probe = probe
+    worker = TelephonyWorker(client=rc_client, layer=layer, reconnect_delays=no_delay)
+    async with running(worker):
+        await wait_connected(layer, probe)
+        session_id = await place_call(sim_api)
+        await broadcast.report_viewing(
+            layer, console="console-1", user="kim", session_id=session_id
+        )
+        seen = await receive_until(
+            layer, probe, oversight("telephony.attention_changed", viewers=["kim"])
+        )
+        assert seen["item"]["session_id"] == session_id
+        assert worker.snapshot().attention[0]["viewers"] == ["kim"]

@@ -92,7 +92,14 @@ async def test_listen_adds_the_supervisors_leg(talking_call, sim_api):
     worker, layer, _, session_id, party_id = talking_call
     before = len(worker.model.get(session_id)["parties"])
     await confirmed(layer, "listen", session_id, party_id)
-    assert len(worker.model.get(session_id)["parties"]) == before + 1
+    call = worker.model.get(session_id)
+    assert len(call["parties"]) == before + 1
+    # The supervisor's leg is theirs, never the agent the buttons act on.
+    assert call["agent_party_id"] == party_id
+    assert [p["role"] for p in call["parties"]].count("monitor") == 1
+    await confirmed(layer, "mute", session_id, call["agent_party_id"])
+    muted = {p["role"]: p["muted"] for p in worker.model.get(session_id)["parties"]}
+    assert muted["agent"] is True and muted["monitor"] is False
 
 
 @pytest.mark.django_db(transaction=True)
@@ -209,3 +216,39 @@ async def test_a_command_without_answer_in_time_is_unknown_then_confirmed(
             assert result["confirmed"] is True
     finally:
         await slow.aclose()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_command_whose_event_is_lost_is_re_read_so_the_call_shows_the_truth(
+    talking_call, sim_api
+):
+    worker, layer, probe, session_id, party_id = talking_call
+    worker.commands.confirm_timeout = 0.3
+    await fault(sim_api, fault="drop_events", ratio=1.0)  # the Hold event is lost
+    reply_channel, reply = await command(layer, "hold", session_id, party_id)
+    assert reply["ok"] is True
+    result = await receive_until(
+        layer, reply_channel, lambda m: m["type"] == "telephony.command_confirmed"
+    )
+    assert result["confirmed"] is False
+    # Not confirmed: the worker read the call again and published the truth.
+    held = await receive_until(layer, probe, call_update(session_id, "held"))
+    assert held["call"]["agent_party_id"] == party_id
+    await sim_api.delete("/_sim/faults")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_transfer_to_an_unknown_extension_says_so_with_ringcentrals_code(
+    talking_call,
+):
+    _, layer, _, session_id, party_id = talking_call
+    _, reply = await command(
+        layer, "transfer", session_id, party_id, {"extensionNumber": "999"}
+    )
+    assert (reply["ok"], reply["status"], reply["error_code"]) == (
+        False,
+        404,
+        "CMN-102",
+    )
+    assert "No extension 999 on this account" in reply["message"]
+    assert "no longer exists" not in reply["message"]

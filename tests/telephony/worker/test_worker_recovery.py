@@ -124,3 +124,23 @@ async def test_phone_side_hold_and_hangup_show_on_the_console(
         await phone(sim_api, session_id, "hangup")
         await receive_until(layer, channel, call_ended(session_id))
         assert model_view(worker) == await ground_truth(sim_api) == {}
+
+
+async def test_a_call_whose_final_events_are_lost_leaves_within_a_sweep(
+    rc_client, sim_api, probe
+):
+    """The sweeper compares the floor with RingCentral's presence every
+    SWEEP_INTERVAL (30 s; here half a second) and re-reads only what
+    differs: a call presence no longer lists is read (404) and ends."""
+    layer, channel = probe
+    worker = fast_worker(rc_client, layer, sweep_interval=0.5, ghost_after=0.2)
+    async with running(worker):
+        await receive_until(layer, channel, is_status(True))
+        session_id = await place(sim_api)
+        await phone(sim_api, session_id, "answer")
+        await receive_until(layer, channel, call_update(session_id, "talking"))
+        await fault(sim_api, fault="drop_events", ratio=1.0)
+        await phone(sim_api, session_id, "hangup")  # nobody hears of it
+        await receive_until(layer, channel, call_ended(session_id))
+        await sim_api.delete("/_sim/faults")
+        assert model_view(worker) == await ground_truth(sim_api) == {}
