@@ -1,9 +1,9 @@
 """The supervisor console's WebSocket: snapshot, live deltas, commands.
 
-Thin by design: authenticate, join the process's live feed (dashboard.feed,
-which writes the worker's updates to every local console), ask the worker
-for a snapshot, and hand commands to the worker over the channel layer.
-Never calls RingCentral itself.
+Thin by design: authenticate, join the process's live feed (dashboard.feed
+sends the snapshot from the process's copy of the floor, then coalesced
+deltas), and hand commands to the worker over the channel layer. Never
+calls RingCentral itself.
 
 The browser protocol (every frame) is defined and built in
 dashboard.protocol; the actions and their parameters in telephony.actions.
@@ -32,6 +32,8 @@ logger = logging.getLogger("dashboard.consumers")
 # Ids are opaque to us, but they travel into RingCentral URLs: allow only
 # the characters RingCentral uses and a sane length.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}$")
+# An alert's id: its kind and subject (telephony.live.alerts).
+ALERT_ID = re.compile(r"^[a-z_]{1,32}:[A-Za-z0-9_.:=-]{1,128}$")
 
 
 OVERLOADED = (
@@ -65,27 +67,28 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         self.username = user.get_username()
+        self.viewing: str | None = None  # the call open on this console
         self.user_id = user.pk
         self.pending: dict[str, asyncio.TimerHandle] = {}
         await self.accept()
         self.feed = feed_for(self.channel_layer)
         await self.feed.join(self)
-        try:
-            await broadcast.request_snapshot(
-                self.channel_layer, reply_to=self.channel_name
-            )
-        except Exception:  # the console asks again every few seconds
-            logger.exception("could not ask the worker for a snapshot")
 
     async def disconnect(self, code: int) -> None:
         for timer in getattr(self, "pending", {}).values():
             timer.cancel()
         if hasattr(self, "feed"):
             await self.feed.leave(self)
-
-    async def send_frame(self, text: str) -> None:
-        """A live-feed frame, serialised once for every console (feed.py)."""
-        await self.send(text_data=text)
+        if getattr(self, "viewing", None) is not None:
+            try:  # this supervisor is no longer on that call
+                await broadcast.report_viewing(
+                    self.channel_layer,
+                    console=self.channel_name,
+                    user=self.username,
+                    session_id=None,
+                )
+            except Exception:  # the worker forgets them after a while anyway
+                logger.exception("could not report a console leaving its call")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels closes stale DB connections before every message, in a
@@ -134,8 +137,27 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             raise BadMessage("Messages must be JSON objects.")
         kind = content.get("type")
         if kind == "resync":
-            await broadcast.request_snapshot(
-                self.channel_layer, reply_to=self.channel_name
+            self.feed.resync(self)
+        elif kind == "viewing":
+            session_id = content.get("sessionId")
+            if session_id is not None:
+                session_id = valid_id(content, "sessionId")
+            self.viewing = session_id
+            await broadcast.report_viewing(
+                self.channel_layer,
+                console=self.channel_name,
+                user=self.username,
+                session_id=session_id,
+            )
+        elif kind == "ack":
+            alert_id = content.get("alertId")
+            if not isinstance(alert_id, str) or not ALERT_ID.match(alert_id):
+                raise BadMessage("Invalid alertId.")
+            await broadcast.request_acknowledge(
+                self.channel_layer,
+                reply_to=self.channel_name,
+                user=self.username,
+                alert_id=alert_id,
             )
         elif kind == "command":
             await self._command(content)
@@ -201,15 +223,8 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
 
     # --- worker -> server -------------------------------------------------
 
-    async def telephony_snapshot_sent(self, event: broadcast.SnapshotSent) -> None:
-        await self._send(
-            protocol.snapshot(
-                epoch=event["epoch"],
-                seq=event["seq"],
-                calls=event["calls"],
-                worker=event["status"],
-            )
-        )
+    async def telephony_request_failed(self, event: dict[str, Any]) -> None:
+        await self._send(protocol.error(event["message"]))
 
     async def telephony_command_confirmed(
         self, event: broadcast.CommandConfirmed

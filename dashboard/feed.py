@@ -1,123 +1,474 @@
-"""The live feed: one channel-layer subscription per process, fanned out to
-the process's consoles.
+"""The live feed: the worker's changes, coalesced, to every console of this
+process.
 
-Measured on this machine kind (docs/performance.md 3), idiomatic Channels (one
-layer message per console per update, each dispatched through the consumer
-machinery) holds 100-200 consoles per process; the transport itself holds
-thousands. So the worker's updates reach each process ONCE, through one
-member of the supervisors' group; the feed turns each into the browser's
-JSON text ONCE and writes it to every local console's socket directly.
-Channels stays the way consoles connect, ask for snapshots, send commands
-and get their replies: low-rate traffic.
+Why it is built this way (measured: docs/performance.md): one channel-layer
+message per console per update holds 100-200 consoles per process, and even
+a bare WebSocket server cannot write 300 updates a second to 1,000 sockets.
+So, per dashboard process:
 
-Order is kept (one channel, read by one task); a console that misses
-anything still sees the `seq` gap and resyncs from a snapshot.
+- ONE member of the supervisors' group receives the worker's changes and
+  keeps the process's copy of the floor (dashboard.mirror), loaded from ONE
+  worker snapshot. Consoles' snapshots come from that copy: a stampede of
+  reconnecting consoles costs the worker nothing.
+- Changes are coalesced: at most one `delta` frame per window
+  (FEED_WINDOW_SECONDS, 0.1 s), with the latest state of each call that
+  changed, encoded once for the process and framed once for every socket.
+  A feed idle for a window sends at once, so a quiet floor is not delayed.
+- Backpressure: a console whose socket holds more than FEED_HIGH_WATER
+  unsent bytes gets no more deltas; once it has drained it is sent a fresh
+  snapshot; if it stays behind FEED_STALL_SECONDS it is cut loose. A
+  snapshot is streamed part by part only as the socket drains, so one slow
+  tablet cannot grow the server. Snapshots a console asks for are
+  rate-limited (FEED_RESYNC_INTERVAL).
+
+Channels stays the way consoles connect and send commands: low-rate traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import weakref
-from typing import Any, Protocol
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from dashboard import protocol
+from django.conf import settings
+
+from dashboard import metrics, protocol
+from dashboard.mirror import FloorMirror
+from dashboard.sinks import Frame, Sink, sink_for
 from telephony import broadcast
 
 logger = logging.getLogger("dashboard.feed")
 
+# A console that has this many frames waiting behind its snapshot is
+# resynced afresh instead (it would fall further behind).
+MAX_HELD_FRAMES = 50
+# Ask the worker again when its snapshot has not come within this long.
+SNAPSHOT_RETRY = 5.0
+# A snapshot's parts are reused this long (seconds) by every console that
+# syncs meanwhile, whatever changed since: each catches up with the deltas
+# after it (kept in LiveFeed._recent). On a busy floor a delta goes out
+# every window, and rebuilding a 5,000-call snapshot (3.5 MB, three copies)
+# for each would make a stampede of 1,000 reconnecting consoles build it
+# ~150 times.
+SNAPSHOT_REUSE = 1.0
 
-class Console(Protocol):
-    async def send_frame(self, text: str) -> None: ...
-
-
-def browser_frame(message: dict[str, Any]) -> str | None:
-    """The console's JSON text for one group message (None: not for them)."""
-    kind = message.get("type")
-    frame: protocol.CallFrame | protocol.WorkerStatusFrame
-    if kind in ("telephony.call_updated", "telephony.call_ended"):
-        frame = protocol.call_changed(
-            ended=kind == "telephony.call_ended",
-            epoch=message["epoch"],
-            seq=message["seq"],
-            call=message["call"],
-        )
-    elif kind == "telephony.worker_status":
-        frame = protocol.worker_status(epoch=message["epoch"], worker=message["status"])
-    else:
-        logger.warning("live feed: unexpected message type %r", kind)
-        return None
-    return protocol.dumps(frame)
-
-
-# Every type the feed turns into browser frames.
+State = Literal["waiting", "syncing", "live", "behind"]
+# Every channel-layer type the feed reads (the rest go to the consumer).
+# The worker's changes: type -> (the floor's collection, the item's field).
+CHANGES = {
+    "telephony.call_updated": ("calls", "call"),
+    "telephony.call_ended": ("calls", "call"),
+    "telephony.agent_updated": ("agents", "agent"),
+    "telephony.alert_changed": ("alerts", "item"),
+    "telephony.attention_changed": ("attention", "item"),
+    "telephony.queue_changed": ("queues", "item"),
+}
 FEED_TYPES = (
-    "telephony.call_updated",
-    "telephony.call_ended",
+    *CHANGES,
     "telephony.worker_status",
+    "telephony.snapshot_sent",
 )
 
 
-class LocalFeed:
-    """The supervisors' group, as seen by one process."""
+@dataclass(eq=False)
+class Link:
+    """One console as the feed serves it."""
+
+    consumer: Any
+    sink: Sink
+    state: State = "waiting"
+    held: deque[tuple[int, Frame]] = field(default_factory=deque)
+    behind_since: float = 0.0
+    last_sync: float = -1e9
+    sync: asyncio.Task[None] | None = None
+    again: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Loading:
+    """A worker snapshot arriving in parts."""
+
+    epoch: str | None = None
+    seq: int = 0
+    items: dict[str, list[Any]] = field(default_factory=dict)
+    parts: set[int] = field(default_factory=set)
+
+
+class LiveFeed:
+    """The supervisors' group, the floor and the consoles of one process."""
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
-        self.consoles: set[Console] = set()
+        self.epoch = f"{id(self):x}{time.time_ns() % 10**9:x}"  # this feed
+        self.mirror = FloorMirror()
+        self.links: dict[Any, Link] = {}
+        self.window = float(settings.FEED_WINDOW_SECONDS)
+        self.high_water = int(settings.FEED_HIGH_WATER)
+        self.stall = float(settings.FEED_STALL_SECONDS)
+        self.resync_interval = float(settings.FEED_RESYNC_INTERVAL)
+        self.linger = float(settings.FEED_LINGER_SECONDS)
+        self.sndbuf = int(settings.FEED_SOCKET_SNDBUF)
+        self.frames_sent = 0  # frame writes to sockets (metrics, benchmarks)
+        self.cut_loose = 0
+        self.reloads = 0  # worker snapshots asked for
         self._channel: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._loading: _Loading | None = None
+        self._early: list[dict[str, Any]] = []  # changes during a reload
+        # (status version, built at (monotonic), n, parts)
+        self._snapshot_cache: tuple[int, float, int, list[Frame]] | None = None
+        # The latest delta frames, for consoles syncing from a reused snapshot.
+        self._recent: deque[tuple[int, Frame]] = deque(maxlen=MAX_HELD_FRAMES)
+        self._status_version = 0
+        self._stop: asyncio.TimerHandle | None = None
+        self._pending: set[asyncio.Future[Any]] = set()
 
-    async def join(self, console: Console) -> None:
-        async with self._lock:
-            if self._task is None:
-                self._channel = await self.layer.new_channel()
-                await self.layer.group_add(broadcast.SUPERVISORS, self._channel)
-                self._task = asyncio.create_task(self._run(self._channel))
-            self.consoles.add(console)
+    # --- consoles ----------------------------------------------------------
 
-    async def leave(self, console: Console) -> None:
+    async def join(self, consumer: Any) -> None:
+        """Serve a console: its snapshot as soon as the floor is known, then
+        every delta."""
         async with self._lock:
-            self.consoles.discard(console)
-            if self.consoles or self._task is None:
+            if self._stop is not None:
+                self._stop.cancel()
+                self._stop = None
+            if self._channel is None:
+                await self._start()
+            sink = sink_for(consumer, sndbuf=self.sndbuf)
+            link = self.links[consumer] = Link(consumer, sink)
+        if self.mirror.ready:
+            self._start_sync(link)
+
+    async def leave(self, consumer: Any) -> None:
+        link = self.links.pop(consumer, None)
+        if link is not None:
+            _cancel(link)
+        if not self.links and self._channel is not None and self._stop is None:
+            loop = asyncio.get_running_loop()
+            self._stop = loop.call_later(
+                self.linger, lambda: self._spawn(self._stop_if_idle())
+            )
+
+    def resync(self, consumer: Any) -> None:
+        """A console asked for a new snapshot (it saw a gap): at most one
+        per FEED_RESYNC_INTERVAL; more requests meanwhile are one."""
+        link = self.links.get(consumer)
+        if link is None or link.state in ("waiting", "syncing") or link.again:
+            return
+        wait = link.last_sync + self.resync_interval - time.monotonic()
+        if wait <= 0:
+            self._start_sync(link)
+            return
+
+        def later() -> None:
+            link.again = None
+            if self.links.get(consumer) is link and link.state != "syncing":
+                self._start_sync(link)
+
+        link.again = asyncio.get_running_loop().call_later(wait, later)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    # --- the worker's side -------------------------------------------------
+
+    async def _start(self) -> None:
+        self._channel = await self.layer.new_channel()
+        await self.layer.group_add(broadcast.SUPERVISORS, self._channel)
+        self._tasks = [
+            asyncio.create_task(self._receive(self._channel)),
+            asyncio.create_task(self._flush_forever()),
+        ]
+        await self._ask_snapshot()
+
+    async def _stop_if_idle(self) -> None:
+        async with self._lock:
+            self._stop = None
+            if self.links or self._channel is None:
                 return
-            # The last console left: stop reading, leave the group.
-            self._task.cancel()
-            self._task = None
-            await self.layer.group_discard(broadcast.SUPERVISORS, self._channel)
+            for task in self._tasks:
+                task.cancel()
+            channel, self._channel = self._channel, None
+            self.mirror = FloorMirror()  # numbered from 1 again: forget frames
+            self._snapshot_cache = None
+            self._recent.clear()
+            self._loading = None
+            self._early.clear()
+            await self.layer.group_discard(broadcast.SUPERVISORS, channel)
 
-    async def _run(self, channel: str) -> None:
+    async def _ask_snapshot(self) -> None:
+        """(Re)load the floor from one worker snapshot; changes that arrive
+        meanwhile are held and applied after it."""
+        self._loading = _Loading()
+        if self._channel is None:
+            return
+        self.reloads += 1
+        try:
+            await broadcast.request_snapshot(self.layer, reply_to=self._channel)
+        except Exception:  # retried by the receive loop's timeout
+            logger.exception("live feed could not ask the worker for a snapshot")
+
+    def _reload(self) -> None:
+        if self._loading is None:
+            self._loading = _Loading()  # hold changes from now on
+            self._spawn(self._ask_snapshot())
+
+    async def _receive(self, channel: str) -> None:
         while True:
             try:
-                message = await self.layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # e.g. Redis restarting: consoles will resync
+                async with asyncio.timeout(SNAPSHOT_RETRY if self._loading else None):
+                    message = await self.layer.receive(channel)
+            except TimeoutError:
+                await self._ask_snapshot()  # the worker did not answer
+                continue
+            except Exception:  # e.g. Redis restarting: reload after it
                 logger.exception("live feed cannot read; retrying in 1 s")
                 await asyncio.sleep(1.0)
+                if self._loading is None:
+                    await self._ask_snapshot()
                 continue
-            frame = browser_frame(message)
-            if frame is not None:
-                await self._send(frame)
-
-    async def _send(self, frame: str) -> None:
-        for console in list(self.consoles):
             try:
-                await console.send_frame(frame)
-            except Exception:  # a dead socket must not starve the others
-                logger.warning("live feed: dropping a console that failed")
-                self.consoles.discard(console)
+                await self._handle(message)
+            except Exception:
+                logger.exception("live feed: bad message %.200r", message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind in CHANGES:
+            self._change(message)
+        elif kind == "telephony.snapshot_sent":
+            await self._snapshot_part(message)
+        elif kind == "telephony.worker_status":
+            self.mirror.worker = message["status"]
+            self._status_version += 1
+            if self.mirror.ready and message["epoch"] != self.mirror.epoch:
+                self._reload()  # a restarted worker
+            await self._broadcast(Frame(protocol.dumps(protocol.worker_status(
+                worker=message["status"]))))  # fmt: skip
+        else:
+            logger.warning("live feed: unexpected message type %r", kind)
+
+    def _change(self, message: dict[str, Any]) -> None:
+        if self._loading is not None:
+            self._early.append(message)
+            return
+        follows = self.mirror.follows(message["epoch"], message["seq"])
+        if follows is None:
+            return
+        if follows is False:
+            logger.info(
+                "live feed: worker change %s/%s out of order; reloading the floor",
+                message["epoch"],
+                message["seq"],
+            )
+            self._early.append(message)
+            self._reload()
+            return
+        collection, field = CHANGES[message["type"]]
+        item = message[field]
+        gone = message["type"] == "telephony.call_ended" or bool(item.get("cleared"))
+        self.mirror.apply(collection, item, seq=message["seq"], gone=gone)
+        self._wake.set()
+
+    async def _snapshot_part(self, message: dict[str, Any]) -> None:
+        loading = self._loading
+        if loading is None:
+            return
+        if loading.epoch != message["epoch"] or loading.seq != message["seq"]:
+            loading.epoch, loading.seq = message["epoch"], message["seq"]
+            loading.items, loading.parts = {}, set()
+        for kind in protocol.COLLECTIONS:
+            loading.items.setdefault(kind, []).extend(message.get(kind, []))
+        loading.parts.add(message.get("part", 1))
+        if len(loading.parts) < message.get("parts", 1):
+            return
+        self._loading = None
+        first = not self.mirror.ready
+        self.mirror.load(
+            epoch=message["epoch"],
+            seq=message["seq"],
+            worker=message["status"],
+            **loading.items,
+        )
+        self._status_version += 1
+        early, self._early = self._early, []
+        for change in early:
+            if change["epoch"] == message["epoch"] and change["seq"] > self.mirror.seq:
+                self._change(change)
+        logger.info(
+            "live feed: floor of %d calls loaded (worker %s at %s)",
+            len(self.mirror),
+            message["epoch"],
+            message["seq"],
+        )
+        if first:
+            for link in self.links.values():
+                if link.state == "waiting":
+                    self._start_sync(link)
+        self._wake.set()
+
+    # --- frames to consoles ------------------------------------------------
+
+    async def _flush_forever(self) -> None:
+        last = 0.0
+        while True:
+            # Wake for changes, and every second to look at slow consoles.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
+            if self._wake.is_set():
+                self._wake.clear()
+                await asyncio.sleep(max(0.0, last + self.window - time.monotonic()))
+                last = time.monotonic()
+            try:
+                await self._flush()
+            except Exception:  # never let one frame stop the feed
+                logger.exception("live feed: could not send a frame")
+
+    async def _flush(self) -> None:
+        delta = self.mirror.take_delta()
+        now = time.monotonic()
+        if delta is not None:
+            frame = Frame(
+                protocol.delta(
+                    epoch=self.epoch,
+                    n=delta.n,
+                    items=delta.texts,
+                    ended=delta.ended,
+                    cleared=delta.cleared,
+                )
+            )
+            self._recent.append((delta.n, frame))
+            for link in list(self.links.values()):
+                await self._deliver(link, delta.n, frame, now)
+        for link in list(self.links.values()):
+            if link.state == "behind":
+                self._check_behind(link, now)
+
+    async def _deliver(self, link: Link, n: int, frame: Frame, now: float) -> None:
+        if link.state == "live":
+            if link.sink.unsent() <= self.high_water:
+                await self._write(link, frame)
+                return
+            link.state, link.behind_since = "behind", now
+            logger.warning("live feed: a console fell behind; holding its deltas")
+        elif link.state == "syncing":
+            link.held.append((n, frame))
+            if len(link.held) > MAX_HELD_FRAMES:
+                _cancel(link)
+                link.state, link.behind_since = "behind", now
+
+    def _check_behind(self, link: Link, now: float) -> None:
+        if link.sink.unsent() <= self.high_water // 8:
+            self._start_sync(link)  # drained: catch up from a snapshot
+        elif now - link.behind_since > self.stall:
+            logger.warning(
+                "live feed: cutting loose a console %.0f s behind (%d bytes unsent)",
+                now - link.behind_since,
+                link.sink.unsent(),
+            )
+            self.cut_loose += 1
+            self.links.pop(link.consumer, None)
+            _cancel(link)
+            link.sink.abort()
+
+    async def _broadcast(self, frame: Frame) -> None:
+        for link in list(self.links.values()):
+            if link.state == "live":
+                await self._write(link, frame)
+
+    async def _write(self, link: Link, frame: Frame) -> None:
+        try:
+            await link.sink.write(frame)
+            self.frames_sent += 1
+        except Exception:  # a dead socket must not starve the others
+            logger.warning("live feed: dropping a console that failed")
+            self.links.pop(link.consumer, None)
+            _cancel(link)
+
+    # --- snapshots ---------------------------------------------------------
+
+    def _start_sync(self, link: Link) -> None:
+        _cancel(link)
+        link.state, link.last_sync = "syncing", time.monotonic()
+        link.held.clear()
+        link.sync = asyncio.create_task(self._sync(link))
+
+    async def _sync(self, link: Link) -> None:
+        """Stream the snapshot as the socket drains, then the deltas after
+        it: those sent before this sync began (the snapshot may be reused),
+        then those held meanwhile."""
+        n, parts = self._snapshot_frames()
+        missed = deque((m, frame) for m, frame in self._recent if m > n)
+        for part in parts:
+            await link.sink.drained()
+            if self.links.get(link.consumer) is not link:
+                return
+            await self._write(link, part)
+        last = n
+        for frames in (missed, link.held):
+            while frames:
+                m, frame = frames.popleft()
+                if m > last:
+                    await self._write(link, frame)
+                    last = m
+        link.state, link.sync = "live", None
+
+    def _snapshot_frames(self) -> tuple[int, list[Frame]]:
+        """The floor's snapshot parts, shared by every console that syncs
+        within SNAPSHOT_REUSE seconds of their build (then rebuilt: they
+        carry the server's clock), unless the worker's status changed. A
+        reused snapshot is followed by the deltas after it, so it is kept
+        only while _recent still holds all of them."""
+        now = time.monotonic()
+        if self._snapshot_cache is not None:
+            status, built, n, frames = self._snapshot_cache
+            covered = not self._recent or self._recent[0][0] <= n + 1
+            if (
+                status == self._status_version
+                and covered
+                and now - built < SNAPSHOT_REUSE
+            ):
+                return n, frames
+        n, items = self.mirror.snapshot()
+        texts = protocol.snapshot_parts(
+            epoch=self.epoch, n=n, worker=self.mirror.worker, items=items
+        )
+        frames = [Frame(text) for text in texts]
+        self._snapshot_cache = (self._status_version, now, n, frames)
+        return n, frames
 
 
-_feeds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalFeed] = (
+def _cancel(link: Link) -> None:
+    if link.sync is not None and link.sync is not asyncio.current_task():
+        link.sync.cancel()
+    link.sync = None
+    if link.again is not None:
+        link.again.cancel()
+        link.again = None
+
+
+_feeds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveFeed] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def feed_for(layer: Any) -> LocalFeed:
+metrics.watch(lambda: list(_feeds.values()))
+
+
+def feed_for(layer: Any) -> LiveFeed:
     """This process's (event loop's) feed on `layer`."""
     loop = asyncio.get_running_loop()
     feed = _feeds.get(loop)
     if feed is None or feed.layer is not layer:
-        feed = _feeds[loop] = LocalFeed(layer)
+        feed = _feeds[loop] = LiveFeed(layer)
     return feed

@@ -1,10 +1,11 @@
 """The browser protocol of `/ws/console/`: every frame, typed, built here.
 
 Server -> browser (one shape per `type`):
-  snapshot          {serverTime, epoch, seq, calls, worker}
-  call_updated      {epoch, seq, call}
-  call_ended        {epoch, seq, call}
-  worker_status     {epoch, worker}
+  snapshot          {epoch, n, part, parts, time, worker, calls, agents,
+                     alerts, attention, queues}
+  delta             {epoch, n, time, calls, ended, agents, alerts, cleared,
+                     attention, queues}
+  worker_status     {time, worker}
   command_result    {requestId, ok, action, sessionId, message, errorCode,
                      status, retryAfter}
   command_confirmed {requestId, confirmed, message}
@@ -12,45 +13,80 @@ Server -> browser (one shape per `type`):
 Browser -> server:
   command           {requestId, action, sessionId, partyId, params?}
   resync            {}
+  ack               {alertId}              (acknowledge an alert)
+  viewing           {sessionId}            (the call open on this console;
+                                            null: none; repeat every 30 s)
 
-`seq` numbers the worker's changes within an `epoch` (one worker run): the
-page drops what its snapshot already holds and resyncs on a gap or a new
-epoch (static/dashboard/console.js). Frames are JSON without spaces.
-The wire form of a call (`call_wire`) is what the page reads; the server's
-typed view (`telephony.live.views.CallView`) stays on the server.
+The live floor reaches a page as ONE snapshot, sent in `parts` frames of at
+most `SNAPSHOT_PART_BYTES` each (daphne refuses WebSocket messages over
+1 MiB, and one big frame would hold the socket), then coalesced `delta`
+frames: each holds the latest state of every call that changed within one
+window of the process's live feed (dashboard.feed) and the ids of calls
+that ended. Frames are numbered per process (`epoch` names the process's
+feed, `n` counts its frames): a snapshot holds everything up to frame `n`;
+the page applies delta `n + 1`, skips what it already has and asks for a
+`resync` on a gap. Calls are full states, so applying a delta twice is
+harmless. `time` is the server's clock (ms since 1970) when the frame was
+built: the page shows how far behind it is. Frames are JSON without spaces.
+
+A call's wire form (`call_wire`) is what the page shows and acts on, and
+nothing else; the server's typed view (telephony.live.views.CallView)
+stays on the server. Keys whose value is empty are left out:
+  {id, state, dir, start, updated, answered, queue: {ext, name},
+   agent: PARTY, customer: PARTY, others: [PARTY], left}
+  PARTY = {id, status, since, dir, ext, name, number, muted, rec: {id,
+   active}, queueCall, role ("queue" | "monitor" | "other"; agent and
+   customer have their own slots)}; a `customer` without `id` is the other
+   side as the agent's leg names it (its own leg is not known yet)
+An agent's wire form (`agent_wire`): {ext, state (available | away | dnd |
+offline), since, dnd (RingCentral's dndStatus when it keeps calls away),
+tel (the line's telephonyStatus)}; agents never end, they change.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import time
 from types import UnionType
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints
 
-from telephony.live.views import CallView, EndpointView, PartyView
+from telephony.live.views import AgentView, CallView, PartyView, own_end
 
 JsonDict = dict[str, Any]
 
 
 class SnapshotFrame(TypedDict):
     type: Literal["snapshot"]
-    serverTime: str
     epoch: str
-    seq: int
-    calls: list[JsonDict]
+    n: int
+    part: int
+    parts: int
+    time: int
     worker: JsonDict
+    calls: list[JsonDict]
+    agents: list[JsonDict]
+    alerts: list[JsonDict]
+    attention: list[JsonDict]
+    queues: list[JsonDict]
 
 
-class CallFrame(TypedDict):
-    type: Literal["call_updated", "call_ended"]
+class DeltaFrame(TypedDict):
+    type: Literal["delta"]
     epoch: str
-    seq: int
-    call: JsonDict
+    n: int
+    time: int
+    calls: list[JsonDict]
+    ended: list[str]
+    agents: list[JsonDict]
+    alerts: list[JsonDict]
+    cleared: list[str]
+    attention: list[JsonDict]
+    queues: list[JsonDict]
 
 
 class WorkerStatusFrame(TypedDict):
     type: Literal["worker_status"]
-    epoch: str
+    time: int
     worker: JsonDict
 
 
@@ -82,8 +118,7 @@ class ErrorFrame(TypedDict):
 # Every frame the server sends, by type (tests validate against these).
 FRAMES: dict[str, type] = {
     "snapshot": SnapshotFrame,
-    "call_updated": CallFrame,
-    "call_ended": CallFrame,
+    "delta": DeltaFrame,
     "worker_status": WorkerStatusFrame,
     "command_result": CommandResultFrame,
     "command_confirmed": CommandConfirmedFrame,
@@ -98,74 +133,209 @@ def dumps(frame: Any) -> str:
 
 # --- the wire form of a call ------------------------------------------------
 
-
-def _endpoint_wire(end: EndpointView) -> JsonDict:
-    return {
-        "phoneNumber": end["phone_number"],
-        "name": end["name"],
-        "extensionId": end["extension_id"],
-        "deviceId": end["device_id"],
-    }
+# A snapshot frame stays under this many bytes (daphne's limit is 1 MiB).
+SNAPSHOT_PART_BYTES = 200_000
 
 
-def _party_wire(party: PartyView) -> JsonDict:
-    return {
-        "id": party["id"],
-        "extensionId": party["extension_id"],
-        "direction": party["direction"],
-        "status": party["status"],
-        "reason": party["reason"],
-        "since": party["since"],
-        "from": _endpoint_wire(party["from_"]),
-        "to": _endpoint_wire(party["to"]),
-        "muted": party["muted"],
-        "queueCall": party["queue_call"],
-        "recordings": party["recordings"],
-    }
+def _compact(fields: JsonDict) -> JsonDict:
+    """Leave out empty values: the page reads a missing key as empty."""
+    return {k: v for k, v in fields.items() if v not in (None, False, [], "")}
+
+
+def party_wire(party: PartyView) -> JsonDict:
+    """One leg as the page shows it: its own end's name and number."""
+    end = own_end(party)
+    recording = party["recordings"][0] if party["recordings"] else None
+    return _compact(
+        {
+            "id": party["id"],
+            "status": party["status"],
+            "since": party["since"],
+            "dir": party["direction"],
+            "ext": party["extension_id"],
+            "name": end["name"],
+            "number": end["phone_number"],
+            "muted": party["muted"],
+            "rec": recording,
+            "queueCall": party["queue_call"],
+            # Agent and customer have their own slot; other legs say what
+            # they are ("queue", "monitor": a supervisor listening in).
+            "role": None if party["role"] in ("agent", "customer") else party["role"],
+        }
+    )
 
 
 def call_wire(call: CallView) -> JsonDict:
-    """The call as the console reads it (camelCase, what it shows)."""
+    """The call as the console reads it (see the module docstring)."""
+    by_id = {p["id"]: p for p in call["parties"]}
+    agent = by_id.get(call["agent_party_id"] or "")
+    customer = by_id.get(call["customer_party_id"] or "")
+    rest = [p for p in call["parties"] if p is not agent and p is not customer]
+    others = [p for p in rest if not _left(p)]
+    return _compact(
+        {
+            "id": call["id"],
+            "state": call["state"],
+            "dir": call["direction"],
+            "start": call["started_at"],
+            "updated": call["updated_at"],
+            "answered": call["answered_at"],
+            "queue": _queue_wire(call),
+            "agent": party_wire(agent) if agent else None,
+            "customer": party_wire(customer) if customer else _far_end(agent),
+            "others": [party_wire(p) for p in others],
+            "left": len(rest) - len(others),
+        }
+    )
+
+
+def agent_wire(agent: AgentView) -> JsonDict:
+    """An agent's presence as the page shows it: what they set (`state`:
+    available, away, dnd, offline), since when, RingCentral's DND value when
+    it keeps calls away, and their line's telephony status."""
+    return _compact(
+        {
+            "ext": agent["extension_id"],
+            "state": agent["availability"],
+            "since": agent["since"],
+            "dnd": agent["dnd_status"] if agent["availability"] == "dnd" else None,
+            "tel": agent["telephony_status"],
+        }
+    )
+
+
+def alert_wire(alert: Any) -> JsonDict:
+    """An alert (telephony.live.alerts.AlertView) as every console shows it:
+    {id, kind, subject (call | queue | agent), subjectId, queue, since,
+    threshold (seconds; percent for service_level), fix, ackedBy, ackedAt}.
+    `fix` names what fixes it: {action, sessionId, partyId} (a command) or
+    {view: "queue", queue} / {view: "agent", ext} (what to show)."""
+    return _compact(
+        {
+            "id": alert["id"],
+            "kind": alert["kind"],
+            "subject": alert["subject"],
+            "subjectId": alert["subject_id"],
+            "queue": alert["queue"],
+            "since": alert["since"],
+            "threshold": alert["threshold"],
+            "fix": alert["fix"],
+            "ackedBy": alert["acked_by"],
+            "ackedAt": alert["acked_at"],
+        }
+    )
+
+
+def attention_wire(view: Any) -> JsonDict:
+    """The supervisors on a call: {id, viewers: [username], pending:
+    [{user, action}]} (empty lists: nobody any more)."""
     return {
-        "id": call["id"],
-        "startedAt": call["started_at"],
-        "updatedAt": call["updated_at"],
-        "state": call["state"],
-        "direction": call["direction"],
-        "agentPartyId": call["agent_party_id"],
-        "customerPartyId": call["customer_party_id"],
-        "answeredAt": call["answered_at"],
-        "parties": [_party_wire(p) for p in call["parties"]],
+        "id": view["session_id"],
+        "viewers": view["viewers"],
+        "pending": view["pending"],
     }
+
+
+def queue_wire(figures: Any) -> JsonDict:
+    """A queue's figures today: {ext, name, offered, answered, abandoned,
+    withinSl, slSeconds, slTarget, avgWait, avgHandle}."""
+    return {
+        "ext": figures["extension_id"],
+        "name": figures["name"],
+        "offered": figures["offered"],
+        "answered": figures["answered"],
+        "abandoned": figures["abandoned"],
+        "withinSl": figures["within_service_level"],
+        "slSeconds": figures["service_level_seconds"],
+        "slTarget": figures["service_level_target"],
+        "avgWait": figures["average_wait"],
+        "avgHandle": figures["average_handle"],
+    }
+
+
+def _queue_wire(call: CallView) -> JsonDict | None:
+    queue = call["queue"]
+    if queue is None:
+        return None
+    return _compact({"ext": queue["extension_id"], "name": queue["name"]}) or None
+
+
+def _far_end(agent: PartyView | None) -> JsonDict | None:
+    """The other side as the agent's leg names it, when the call's own leg
+    for it is not known (events before the worker joined; the resync reads
+    it in time): who is calling is shown, and found by search, at once.
+    It has no `id`: there is no leg to act on."""
+    if agent is None:
+        return None
+    far = agent["to"] if agent["direction"] == "Outbound" else agent["from_"]
+    if not far["phone_number"] and not far["name"]:
+        return None
+    return _compact(
+        {"name": far["name"], "number": far["phone_number"], "ext": far["extension_id"]}
+    )
+
+
+def _left(party: PartyView) -> bool:
+    return party["status"] in ("Disconnected", "Gone")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 # --- builders ----------------------------------------------------------------
 
 
-def snapshot(
-    *, epoch: str, seq: int, calls: list[CallView], worker: JsonDict
-) -> SnapshotFrame:
-    return {
-        "type": "snapshot",
-        "serverTime": datetime.now(UTC).isoformat(),
-        "epoch": epoch,
-        "seq": seq,
-        "calls": [call_wire(c) for c in calls],
-        "worker": worker,
-    }
+# The collections of the floor, in frame order (dashboard.mirror).
+COLLECTIONS = ("calls", "agents", "alerts", "attention", "queues")
 
 
-def call_changed(*, ended: bool, epoch: str, seq: int, call: CallView) -> CallFrame:
-    return {
-        "type": "call_ended" if ended else "call_updated",
-        "epoch": epoch,
-        "seq": seq,
-        "call": call_wire(call),
-    }
+def snapshot_parts(
+    *, epoch: str, n: int, worker: JsonDict, items: dict[str, list[str]]
+) -> list[str]:
+    """The snapshot as JSON texts of at most SNAPSHOT_PART_BYTES each.
+
+    `items` holds each collection's wire forms already serialised (the live
+    feed keeps each one's text), so a snapshot costs joins, not encoding.
+    """
+    groups: list[dict[str, list[str]]] = [{k: [] for k in COLLECTIONS}]
+    size = 0
+    for kind in COLLECTIONS:
+        for text in items.get(kind, ()):
+            if size + len(text) > SNAPSHOT_PART_BYTES - 1_000 and size:
+                groups.append({k: [] for k in COLLECTIONS})
+                size = 0
+            groups[-1][kind].append(text)
+            size += len(text) + 1
+    head = dumps(
+        {"type": "snapshot", "epoch": epoch, "n": n, "time": now_ms(), "worker": worker}
+    )[:-1]
+    return [
+        f'{head},"part":{i},"parts":{len(groups)},{_lists(group)}}}'
+        for i, group in enumerate(groups, start=1)
+    ]
 
 
-def worker_status(*, epoch: str, worker: JsonDict) -> WorkerStatusFrame:
-    return {"type": "worker_status", "epoch": epoch, "worker": worker}
+def delta(
+    *,
+    epoch: str,
+    n: int,
+    items: dict[str, list[str]],
+    ended: list[str],
+    cleared: list[str],
+) -> str:
+    """A delta frame's JSON text from the changed items' texts."""
+    head = dumps({"type": "delta", "epoch": epoch, "n": n, "time": now_ms()})[:-1]
+    gone = f'"ended":{dumps(ended)},"cleared":{dumps(cleared)}'
+    return f"{head},{_lists(items)},{gone}}}"
+
+
+def _lists(items: dict[str, list[str]]) -> str:
+    return ",".join(f'"{k}":[{",".join(items.get(k, ()))}]' for k in COLLECTIONS)
+
+
+def worker_status(*, worker: JsonDict) -> WorkerStatusFrame:
+    return {"type": "worker_status", "time": now_ms(), "worker": worker}
 
 
 def command_result(

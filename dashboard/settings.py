@@ -110,12 +110,25 @@ if not os.environ.get("DATABASE_URL"):
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=0,
+        # Keep connections: a login burst (every console after a restart)
+        # otherwise opens one database connection per query, and a
+        # thousand WebSocket handshakes queue behind them.
+        conn_max_age=int(env_float("DATABASE_CONN_MAX_AGE", 60)),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (daphne, the worker's DB writes) share one file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several threads (logins, the worker's history batches) share one
+    # file. WAL lets readers run beside the writer; a busy timeout makes a
+    # writer wait for the lock instead of failing; IMMEDIATE transactions
+    # take the write lock up front, because a deferred one that upgrades
+    # from reading to writing fails at once ("database is locked") whatever
+    # the timeout, as a history batch did during a login burst.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -134,7 +147,7 @@ if REDIS_URL:
 else:
     # One process (`manage.py serve`) or tests only: the in-memory layer
     # cannot cross processes.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "dashboard.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -142,7 +155,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The site's time zone: "today" for the queues' figures starts at its midnight.
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -185,3 +199,17 @@ LOGGING = {
         "dashboard": {"level": env_str("SWITCHBOARD_LOG_LEVEL", "INFO")},
     },
 }
+
+# The live feed (dashboard/feed.py, docs/architecture.md "Live feed"):
+# one delta frame per window at most; a console with more unsent bytes than
+# the high-water mark gets no deltas, and is cut loose after the stall time;
+# a console's snapshot requests are answered at most once per interval; the
+# feed lingers after its last console leaves (a page reload keeps the floor);
+# each console socket's kernel send buffer is capped (Linux would let each
+# grow to 4 MB, unaccounted).
+FEED_WINDOW_SECONDS = env_float("SWITCHBOARD_FEED_WINDOW", 0.1)
+FEED_HIGH_WATER = int(env_float("SWITCHBOARD_FEED_HIGH_WATER", 1_048_576))
+FEED_STALL_SECONDS = env_float("SWITCHBOARD_FEED_STALL_SECONDS", 30.0)
+FEED_RESYNC_INTERVAL = env_float("SWITCHBOARD_FEED_RESYNC_INTERVAL", 2.0)
+FEED_LINGER_SECONDS = env_float("SWITCHBOARD_FEED_LINGER_SECONDS", 30.0)
+FEED_SOCKET_SNDBUF = int(env_float("SWITCHBOARD_FEED_SOCKET_SNDBUF", 262_144))

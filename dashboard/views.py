@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from dashboard.selectors import extension_directory_get
+from dashboard.selectors import call_queues_get, extension_directory_get
 from telephony import actions, broadcast
 
 logger = logging.getLogger("dashboard.views")
@@ -41,13 +41,19 @@ HEALTH_FIELDS = (
 
 @login_required
 def console(request: HttpRequest) -> HttpResponse:
+    """The console page. Besides the live floor (over its WebSocket), the
+    page gets, once, the extension directory with each extension's type
+    (json_script "directory") and the call queues with their members
+    (json_script "queues"), for the queue view and the agent board."""
     can_control = request.user.has_perm(actions.CONTROL_CALLS)
+    directory = extension_directory_get()
     return render(
         request,
         "dashboard/console.html",
         {
             "can_control": can_control,
-            "directory": extension_directory_get(),
+            "directory": directory,
+            "queues": call_queues_get(directory),
             "actions": actions.page_registry(),
         },
     )

@@ -18,8 +18,11 @@ from tests.support import WAIT
 @pytest.fixture(autouse=True)
 def channel_layer(settings: Any) -> None:
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+        "default": {"BACKEND": "dashboard.layers.InMemoryChannelLayer"}
     }
+    # A test's live feed ends with its last console (it lingers 30 s in
+    # production, so a page reload keeps the floor).
+    settings.FEED_LINGER_SECONDS = 0
 
 
 @pytest.fixture

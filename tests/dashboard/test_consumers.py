@@ -40,6 +40,21 @@ async def inbox() -> dict[str, Any]:
         return await get_channel_layer().receive(broadcast.WORKER_INBOX)
 
 
+async def answer_snapshot(calls: list[Any], *, seq: int = 7) -> None:
+    """Answer the live feed's snapshot request as the worker does."""
+    request_msg = await inbox()
+    assert request_msg["type"] == "telephony.snapshot_requested"
+    await broadcast.send_snapshot(
+        get_channel_layer(),
+        channel=request_msg["reply_to"],
+        epoch="e1",
+        seq=seq,
+        calls=calls,
+        agents=[],
+        status={"connected": True, "error": None, "since": None},
+    )
+
+
 @pytest.fixture
 async def console(request) -> AsyncIterator[WebsocketCommunicator]:
     control = getattr(request, "param", True)
@@ -48,23 +63,19 @@ async def console(request) -> AsyncIterator[WebsocketCommunicator]:
     communicator.scope["user"] = user
     connected, _ = await communicator.connect(timeout=WAIT)
     assert connected
-    request_msg = await inbox()
-    assert request_msg["type"] == "telephony.snapshot_requested"
-    await broadcast.send_snapshot(
-        get_channel_layer(),
-        channel=request_msg["reply_to"],
-        epoch="e1",
-        seq=7,
-        calls=[CALL],
-        status={"connected": True, "error": None, "since": None},
-    )
+    await answer_snapshot([CALL])
     snapshot = await receive_frame(communicator)
-    assert snapshot.pop("serverTime")  # for the console's clock offset
+    assert snapshot.pop("time") and snapshot.pop("epoch")
     assert snapshot == {
         "type": "snapshot",
-        "epoch": "e1",
-        "seq": 7,
+        "n": 0,
+        "part": 1,
+        "parts": 1,
         "calls": [WIRE],
+        "agents": [],
+        "alerts": [],
+        "attention": [],
+        "queues": [],
         "worker": {"connected": True, "error": None, "since": None},
     }
     yield communicator
@@ -72,20 +83,23 @@ async def console(request) -> AsyncIterator[WebsocketCommunicator]:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_call_updates_are_forwarded_with_their_seq(console):
+async def test_call_updates_are_forwarded_in_numbered_deltas(console):
+    held = call_view("s-1", agent_party_id="p-1-2", state="held")
     await broadcast.publish_call_changed(
-        get_channel_layer(), kind="updated", epoch="e1", seq=8, call=CALL
+        get_channel_layer(), kind="updated", epoch="e1", seq=8, call=held
     )
-    assert await receive_frame(console) == {
-        "type": "call_updated",
-        "epoch": "e1",
-        "seq": 8,
-        "call": WIRE,
-    }
+    delta = await receive_frame(console)
+    assert (delta["type"], delta["n"], delta["calls"], delta["ended"]) == (
+        "delta",
+        1,
+        [protocol.call_wire(held)],
+        [],
+    )
     await broadcast.publish_call_changed(
         get_channel_layer(), kind="ended", epoch="e1", seq=9, call=CALL
     )
-    assert (await receive_frame(console))["type"] == "call_ended"
+    delta = await receive_frame(console)
+    assert (delta["n"], delta["calls"], delta["ended"]) == (2, [], ["s-1"])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -146,8 +160,8 @@ async def test_bad_browser_messages_get_an_error_and_the_socket_stays_up(console
     reply = await receive_frame(console)
     assert reply["type"] == "error"
     assert reply["message"]
-    await console.send_json_to({"type": "resync"})  # still serving
-    assert (await inbox())["type"] == "telephony.snapshot_requested"
+    await console.send_to(text_data="still there?")  # the socket still serves
+    assert (await receive_frame(console))["type"] == "error"
 
 
 @pytest.mark.django_db(transaction=True)

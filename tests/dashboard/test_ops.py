@@ -230,6 +230,34 @@ def test_admin_shows_history_directory_and_audit_read_only(
     assert Extension.objects.count() == CommandAudit.objects.count() == 1
 
 
+@pytest.mark.django_db
+def test_admin_shows_queue_members_by_name_read_only(admin_client: Client) -> None:
+    services.extension_directory_replace(
+        records=[
+            {"id": 101, "extensionNumber": "101", "name": "Alice Agent"},
+            {"id": 102, "extensionNumber": "102", "name": "Bob Builder"},
+            {
+                "id": 201,
+                "extensionNumber": "201",
+                "name": "Sales",
+                "type": "Department",
+            },
+            {"id": 202, "extensionNumber": "202", "name": "VIP", "type": "Department"},
+        ]
+    )
+    services.queue_members_replace(members={"201": ["101", "102"], "202": ["102"]})
+    listing = admin_client.get("/admin/telephony/queuemember/")
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "Alice Agent" in page and "Sales" in page
+    assert "VIP" in page  # offered as a filter, by name
+    only_vip = admin_client.get("/admin/telephony/queuemember/?queue=202").content
+    assert b"Bob Builder" in only_vip and b"Alice Agent" not in only_vip
+    by_name = admin_client.get("/admin/telephony/queuemember/?q=alice").content
+    assert b"Alice Agent" in by_name and b"Bob Builder" not in by_name
+    assert admin_client.get("/admin/telephony/queuemember/add/").status_code == 403
+
+
 def test_duration_format() -> None:
     assert [duration(s) for s in (None, 0, 65, 3725.4)] == [
         "",

@@ -36,6 +36,7 @@ def party(party_id: str = "p-1-2", **fields: Any) -> PartyView:
         "park_id": None,
         "recordings": [],
         "sequence": 2,
+        "role": "other",
     }
     view.update(fields)  # type: ignore[typeddict-item]
     return view
@@ -55,6 +56,7 @@ def call_view(call_id: str = "s-1", **fields: Any) -> CallView:
         "customer_party_id": None,
         "answered_at": None,
         "hold_count": 0,
+        "queue": None,
         "parties": [],
     }
     view.update(fields)  # type: ignore[typeddict-item]

@@ -15,9 +15,18 @@ from pathlib import Path
 
 import httpx
 
+from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
+
 ROOT = Path(__file__).resolve().parents[2]
 # Everything the served processes printed, for debugging a failed test.
 OUTPUT: list[str] = []
+# The embedded RingCentral's public local credentials, for a serve that
+# follows one running in another process.
+SIMULATOR_CREDENTIALS = {
+    "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
+    "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
+    "RINGCENTRAL_JWT": LOCAL_JWT,
+}
 PASSWORD_LINE = re.compile(r"Log in as '(?P<user>[^']+)' with password '(?P<pw>[^']+)'")
 
 
@@ -34,8 +43,17 @@ class ServedApp:
     simulator_url: str
     username: str
     password: str
+    # The embedded RingCentral in a process of its own (start_split_app).
+    simulator: Process | None = None
 
     def stop(self) -> None:
+        try:
+            self._stop_serve()
+        finally:
+            if self.simulator is not None:
+                self.simulator.stop()
+
+    def _stop_serve(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
@@ -46,8 +64,11 @@ class ServedApp:
             self.process.stdout.close()
 
 
-def read_banner(process: subprocess.Popen[str]) -> tuple[str, str] | None:
-    """Wait (bounded: 60 s) for serve's login line and the simulator URL.
+def read_banner(
+    process: subprocess.Popen[str], ready_line: str = "Embedded RingCentral:"
+) -> tuple[str, str] | None:
+    """Wait (bounded: 60 s) for serve's login line and `ready_line` (the
+    simulator URL; with an external RingCentral, serve's own address).
 
     A thread keeps draining the output afterwards (into `output`), so a
     chatty server never blocks on a full pipe.
@@ -61,7 +82,7 @@ def read_banner(process: subprocess.Popen[str]) -> tuple[str, str] | None:
             OUTPUT.append(line)
             if match := PASSWORD_LINE.search(line):
                 found.update(match.groupdict())
-            if "Embedded RingCentral:" in line:
+            if ready_line in line:
                 ready.set()
         ready.set()  # the process ended
 
@@ -72,10 +93,47 @@ def read_banner(process: subprocess.Popen[str]) -> tuple[str, str] | None:
     return found["user"], found["pw"]
 
 
+# Writes the embedded RingCentral's extension list into the directory, as
+# the worker's sync would (telephony/worker/upkeep.py): records shaped like
+# RingCentral's, stored by the product's own service.
+SEED_DIRECTORY = """
+from telephony.history.services import extension_directory_replace
+from telephony.simulator.engine.account import build_account
+from telephony.simulator.floor.profiles import PROFILES
+
+profile = PROFILES[{profile!r}]
+account = build_account(profile.agents, profile.queues)
+records = [
+    {{"id": a.extension_id, "extensionNumber": a.extension_number,
+      "name": a.name, "type": "User", "status": "Enabled"}}
+    for a in account.agents
+] + [
+    {{"id": q.extension_id, "extensionNumber": q.extension_number,
+      "name": q.name, "type": "Department", "status": "Enabled"}}
+    for q in account.queues
+]
+extension_directory_replace(records=records)
+"""
+
+
 def start_served_app(
-    tmp: Path, *, extra_env: dict[str, str] | None = None
+    tmp: Path,
+    *,
+    profile: str = "none",
+    seed_directory: bool = False,
+    extra_env: dict[str, str] | None = None,
+    simulator: Process | None = None,
+    simulator_url: str = "",
 ) -> ServedApp:
-    """Migrate a fresh SQLite file and start `manage.py serve --profile none`.
+    """Migrate a fresh SQLite file and start `manage.py serve --profile P`
+    (default `none`: calls only through the simulator's control API).
+    With `simulator_url` (a RingCentral already running: start_split_app)
+    serve starts no simulator and follows that one.
+
+    `seed_directory` fills the extension directory before serving, as an
+    earlier run's sync would have: the worker pages through RingCentral's
+    extension list at the Medium group's pace (100 extensions a page), so
+    on a 10,000-agent floor its own sync lands minutes after start.
 
     Reads the one-time demo password from the command's output, as a
     person following the README would.
@@ -85,7 +143,8 @@ def start_served_app(
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "DJANGO_SECRET_KEY": "browser-test-only",
         "PYTHONUNBUFFERED": "1",
-        "RINGCENTRAL_SERVER_URL": "",
+        "RINGCENTRAL_SERVER_URL": simulator_url,
+        **(SIMULATOR_CREDENTIALS if simulator_url else {}),
         **(extra_env or {}),
     }
     python = sys.executable
@@ -96,6 +155,15 @@ def start_served_app(
         check=True,
         timeout=120,
     )
+    if seed_directory:
+        seed = SEED_DIRECTORY.format(profile=profile)
+        subprocess.run(
+            [python, "manage.py", "shell", "-c", seed],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
     port, sim_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -107,7 +175,7 @@ def start_served_app(
             "--simulator-port",
             str(sim_port),
             "--profile",
-            "none",
+            profile,
         ],
         cwd=ROOT,
         env=env,
@@ -115,7 +183,9 @@ def start_served_app(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    banner = read_banner(process)
+    banner = read_banner(
+        process, "Switchboard: http" if simulator_url else "Embedded RingCentral:"
+    )
     if banner is None:
         process.kill()
         process.wait(timeout=10)
@@ -124,12 +194,58 @@ def start_served_app(
     app = ServedApp(
         process,
         f"http://127.0.0.1:{port}",
-        f"http://127.0.0.1:{sim_port}",
+        simulator_url or f"http://127.0.0.1:{sim_port}",
         user,
         password,
+        simulator,
     )
     wait_until_up(app)
     return app
+
+
+def start_split_app(
+    tmp: Path,
+    *,
+    profile: str,
+    speed: float = 1.0,
+    seed: int | None = 1,
+    seed_directory: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> ServedApp:
+    """The embedded RingCentral in a process of its own
+    (`manage.py ringcentral_simulator --profile P --speed S`), and
+    `manage.py serve` (daphne + worker) following it through
+    RINGCENTRAL_SERVER_URL: so the dashboard process's CPU and memory are
+    the dashboard's and the worker's, not the floor generator's."""
+    sim_port = free_port()
+    simulator = Process(
+        [
+            sys.executable,
+            "manage.py",
+            "ringcentral_simulator",
+            "--port",
+            str(sim_port),
+            "--profile",
+            profile,
+            "--speed",
+            str(speed),
+            *(["--seed", str(seed)] if seed is not None else []),
+        ],
+        {**os.environ, "DJANGO_SECRET_KEY": "bench-only", **SIMULATOR_CREDENTIALS},
+    )
+    try:
+        simulator.wait_for("listening on")
+        return start_served_app(
+            tmp,
+            profile=profile,
+            seed_directory=seed_directory,
+            extra_env=extra_env,
+            simulator=simulator,
+            simulator_url=f"http://127.0.0.1:{sim_port}",
+        )
+    except BaseException:
+        simulator.stop()
+        raise
 
 
 def wait_until_up(app: ServedApp) -> None:

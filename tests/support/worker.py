@@ -77,6 +77,7 @@ def fast_worker(client: Any, layer: Any, **options: Any) -> TelephonyWorker:
         "min_reconnect_delay": 0.0,
         "gap_grace": 0.05,
         "confirm_timeout": 5.0,
+        "members_interval": 0.0,
     }
     return TelephonyWorker(client=client, layer=layer, **{**defaults, **options})
 
