@@ -1,10 +1,12 @@
-"""The `load-5000` floor: concurrent calls reached, telephony events
-generated and delivered to one account-level WebSocket subscriber, and
-the process's memory growth, over about 45 s of wall time.
+"""A load floor (`load-5000` by default, `SIM_BENCH_PROFILE=load-2000`):
+concurrent calls reached, telephony events generated and delivered to one
+account-level WebSocket subscriber, events per call, and the process's
+memory growth, over about 45 s of wall time (`SIM_BENCH_SECONDS`).
 
 Run: make bench   (or .venv/bin/pytest -m bench -s tests/bench/bench_simulator_floor.py)
-Prints one JSON object. Target: 5,000 concurrent calls within 300 MB of
-growth, about 1,000 events/s, every event delivered.
+Prints one JSON object. Targets: load-5000 reaches 5,000 concurrent calls
+(about 1,000 events/s), load-2000 about 2,000 (about 300 events/s), within
+300 MB of growth, every event delivered.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ from tests.support.gateway import (
 
 pytestmark = pytest.mark.bench
 
-RUN_SECONDS = 45.0
+# SIM_BENCH_SECONDS=120 runs past the warm-up's overshoot to the steady state.
+RUN_SECONDS = float(os.environ.get("SIM_BENCH_SECONDS", "45"))
 # SIM_BENCH_SPEED=2 doubles the event rate at the same number of calls.
 SPEED = float(os.environ.get("SIM_BENCH_SPEED", "1"))
+PROFILE = os.environ.get("SIM_BENCH_PROFILE", "load-5000")
+# Concurrent calls each load profile must reach (its name says the level).
+TARGETS = {"load-5000": 5000, "load-2000": 1800}
 SAMPLE_SECONDS = 0.5
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
@@ -52,15 +58,17 @@ async def drain(ws: Any, counts: dict[str, int]) -> None:
             counts["delivered"] += 1
 
 
-async def test_load_5000_profile_floor() -> None:
+async def test_load_profile_floor() -> None:
     before = rss_bytes()
     sim = Simulator(
-        SimulatorConfig(profile="load-5000", speed=SPEED, seed=1, rate_limits=None)
+        SimulatorConfig(profile=PROFILE, speed=SPEED, seed=1, rate_limits=None)
     )
-    generated = {"n": 0}
+    generated = {"n": 0, "calls": 0}
 
     def count(change: PartyChange) -> None:
         generated["n"] += 1
+        if change.sequence == 2:  # a call's first event
+            generated["calls"] += 1
 
     sim.engine.add_listener(count)
     counts = {"delivered": 0}
@@ -75,6 +83,7 @@ async def test_load_5000_profile_floor() -> None:
             reader = asyncio.create_task(drain(ws, counts))
             started = time.monotonic()
             first = generated["n"], counts["delivered"]
+            calls_before = generated["calls"]
             while time.monotonic() - started < RUN_SECONDS:
                 await asyncio.sleep(SAMPLE_SECONDS)
                 peak = max(peak, len(sim.engine.sessions))
@@ -82,6 +91,7 @@ async def test_load_5000_profile_floor() -> None:
             reached_at_end = len(sim.engine.sessions)
             made = generated["n"] - first[0]
             got = counts["delivered"] - first[1]
+            calls_made = generated["calls"] - calls_before
             grown = rss_bytes() - before
             reader.cancel()
             await ws.close()
@@ -89,15 +99,17 @@ async def test_load_5000_profile_floor() -> None:
         await sim.stop()
     result = {
         "bench": "simulator_floor",
-        "profile": "load-5000",
+        "profile": PROFILE,
         "speed": SPEED,
         "seconds": round(elapsed, 1),
         "peak_concurrent_calls": peak,
         "concurrent_calls_at_end": reached_at_end,
         "events_generated_per_s": round(made / elapsed),
         "events_delivered_per_s": round(got / elapsed),
+        "calls_started_per_s": round(calls_made / elapsed, 1),
+        "events_per_call": round(made / max(1, calls_made), 1),
         "rss_growth_mb": round(grown / 2**20, 1),
     }
     print(json.dumps(result))
-    assert peak >= 5000
+    assert peak >= TARGETS.get(PROFILE, 0)
     assert grown < 300 * 2**20

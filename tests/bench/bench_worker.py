@@ -3,6 +3,8 @@
 - parse + merge + publish: `TelephonyWorker.handle(parse_frame(raw))` on the
   captured real events, replayed as many distinct calls, published to a
   channel-layer group with one member. Target: >= 5,000 events/s, one core.
+  Printed beside a same-run baseline (json.loads + json.dumps of the same
+  frames) and the ratio, which holds from one machine to the next.
 - model memory per live call with 5,000 live calls (tracemalloc).
   Target: <= 4 KB per call.
 Run: make bench   (or .venv/bin/pytest -m bench -s tests/bench/bench_worker.py)
@@ -58,6 +60,17 @@ def live_frames(calls: int) -> list[str]:
     return kept
 
 
+def baseline_events_per_s(raws: list[str]) -> float:
+    """The same-run yardstick: `json.loads` + `json.dumps` of each frame, the
+    least any worker must do per event. Machines of this kind differ
+    several-fold in speed from day to day; the ratio does not."""
+    gc.collect()
+    started = time.process_time()
+    for raw in raws:
+        json.dumps(json.loads(raw))
+    return len(raws) / (time.process_time() - started)
+
+
 async def test_worker_throughput_and_memory():
     layer = InMemoryChannelLayer(capacity=10**7)
     member = await layer.new_channel()
@@ -74,8 +87,8 @@ async def test_worker_throughput_and_memory():
         await worker.handle(frame)  # type: ignore[arg-type]
     cpu = time.process_time() - started_cpu
     wall = time.perf_counter() - started
-    for task in list(worker._tasks):
-        task.cancel()
+    worker.tasks.cancel_all()
+    baseline = baseline_events_per_s(raws)
 
     model = LiveModel()
     events = [parse_frame(raw).session for raw in live_frames(5000)]
@@ -94,6 +107,8 @@ async def test_worker_throughput_and_memory():
         "events": len(raws),
         "parse_merge_publish_events_per_s_cpu": round(len(raws) / cpu),
         "parse_merge_publish_events_per_s_wall": round(len(raws) / wall),
+        "baseline_json_loads_dumps_events_per_s_cpu": round(baseline),
+        "ratio_to_baseline": round(len(raws) / cpu / baseline, 3),
         "target_events_per_s": 5000,
         "live_calls": len(model),
         "model_bytes_per_live_call": round(grown / max(len(model), 1)),
