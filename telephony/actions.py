@@ -178,6 +178,7 @@ _REGISTRY = (
     Action(
         "end", "End", "ending…", "End call",
         statuses=_LIVE, confirms=_never, ends_call=True,
+        confirm="This ends the call for everyone on it, the customer included.",
     ),
 )  # fmt: skip
 ACTIONS: dict[str, Action] = {action.name: action for action in _REGISTRY}

@@ -65,6 +65,24 @@ export class CallText {
     return `${who} — ${party.status}${party.muted ? " (muted)" : ""}`;
   }
 
+  /** "Sales (ext 201)" for an extension id; the id itself when unknown. */
+  extensionLabel(extId) {
+    const entry = this.directory[extId];
+    if (!entry) return `Extension ${extId}`;
+    return `${entry.name || "Extension"} (ext ${entry.number})`;
+  }
+
+  /** A call queue's name by its extension id. */
+  queueName(extId) {
+    return this.directory[extId]?.name || `Queue ${extId}`;
+  }
+
+  /** What the other side of a call is: "Customer", or "Colleague" when it
+   *  is an extension of the account (an internal call). */
+  customerRole(call) {
+    return call.customer?.ext || call.dir === "Internal" ? "Colleague" : "Customer";
+  }
+
   /**
    * The call's queue: its name when known (a `queue` {ext, name} on the
    * wire form, not sent yet: see docs/architecture.md "The page"), else

@@ -1,70 +1,279 @@
-// The console's bootstrap: one live store (live.js), the views that
-// subscribe to it (the floor, the header), and the address bar (url.js).
-// A new view (queues, agents, alerts) is one more subscriber to the same
-// store: `store.subscribe(change => …)`, reading `store.calls`.
+// The console's bootstrap: one live store (live.js) and the views that
+// subscribe to it: the floor of calls (floor.js), the queue view and the
+// agent board (boards.js), the alert list and the open call (panels.js),
+// the header (header.js). The view (tab, search, filters, sort, grouping,
+// layout) lives in the address bar (url.js, filters.js); keyboard
+// shortcuts and the colour scheme are in keys.js.
 
 import { LiveStore } from "./live.js";
 import { CallText } from "./calls.js";
 import { FloorView } from "./floor.js";
 import { Header } from "./header.js";
-import { onBack, readParam, writeParams } from "./url.js";
+import { AgentBoard, QueueBoard } from "./boards.js";
+import { AlertsPanel, DetailPanel } from "./panels.js";
+import { DIRECTIONS, DURATIONS, GROUPS, RECORDING, SORTS, STATES, filtering, readView, viewParams } from "./filters.js";
+import { KEY_ACTIONS, SHORTCUTS, Theme, typing } from "./keys.js";
+import { onBack, writeParams } from "./url.js";
 
 const $ = (id) => document.getElementById(id);
 const json = (id, fallback) => JSON.parse($(id)?.textContent || fallback);
 
-// The action registry (telephony/actions.py page_registry) and the
-// extension directory ({extensionId: {number, name}}), embedded in the page.
-const text = new CallText({ directory: json("directory", "{}"), actions: json("actions", "[]") });
+// The action registry (telephony/actions.py page_registry), the extension
+// directory ({extensionId: {number, name, type}}) and the call queues with
+// their members, embedded in the page; `me` is this supervisor's username.
+const directory = json("directory", "{}");
+const queues = json("queues", "[]");
+const me = json("me", '""');
+const text = new CallText({ directory, actions: json("actions", "[]") });
 
 const scheme = location.protocol === "https:" ? "wss" : "ws";
 const store = new LiveStore({ url: `${scheme}://${location.host}/ws/console/` });
 
+// --- confirmation (a real dialog: named buttons, Esc cancels) -------------
+
+const confirmDialog = $("confirm");
+function ask({ title, text: body, confirm, danger }) {
+  confirmDialog.querySelector("h2").textContent = title;
+  confirmDialog.querySelector(".confirm-text").textContent = body;
+  const ok = confirmDialog.querySelector(".ok");
+  ok.textContent = confirm;
+  ok.className = danger ? "ok danger" : "ok";
+  confirmDialog.returnValue = "";
+  confirmDialog.showModal();
+  confirmDialog.querySelector(".cancel").focus();
+  return new Promise((resolve) => {
+    confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue === "ok"), { once: true });
+  });
+}
+
+// --- the views -------------------------------------------------------------
+
 const root = $("floor");
+const canControl = root.dataset.canControl === "true";
+let detail = null;
 const floor = new FloorView({
   store,
   text,
   root,
   empty: $("empty"),
-  canControl: root.dataset.canControl === "true",
+  canControl,
   rowTemplate: $("row-template"),
   cardTemplate: $("card-template"),
+  me,
+  ask,
+  onSelect: (id) => detail?.show(id),
+});
+detail = new DetailPanel({ store, text, root: $("detail"), floor, me });
+
+let view = readView(new URLSearchParams(location.search));
+
+/** Change the view and the address bar; `push` makes a history entry the
+ *  back button undoes (a deliberate choice, not typing). */
+function go(changes, { push = true } = {}) {
+  view = { ...view, ...changes };
+  writeParams(viewParams(view), { push });
+  apply();
+}
+
+const queueBoard = new QueueBoard({
+  store,
+  root: $("queues-view"),
+  queues,
+  onQueue: (ext) => go({ view: "calls", queue: ext, agent: "", state: "", q: "" }),
+});
+const agentBoard = new AgentBoard({
+  store,
+  text,
+  root: $("agents-view"),
+  directory,
+  queues,
+  onAgent: (ext) => showAgentCall(ext),
 });
 
-const LAYOUTS = ["auto", "rows", "cards"];
-const urlState = () => {
-  const layout = readParam("layout", "auto");
-  return { query: readParam("q"), layout: LAYOUTS.includes(layout) ? layout : "auto" };
-};
+function showAgentCall(ext) {
+  go({ view: "calls", agent: ext, queue: "", state: "", q: "" });
+  const call = [...store.calls.values()].find((c) => c.agent?.ext === ext && c.agent.id);
+  if (call) {
+    floor.select(call.id);
+    floor.reveal(call.id);
+  }
+}
+
+const alertsPanel = new AlertsPanel({
+  store,
+  text,
+  root: $("alerts"),
+  canControl,
+  onFix(alert) {
+    const fix = alert.fix || {};
+    if (fix.action) {
+      const call = store.get(fix.sessionId);
+      if (call) floor.act(call, fix.action);
+    } else if (fix.view === "queue") {
+      go({ view: "calls", queue: fix.queue, state: "waiting", agent: "", q: "" });
+    } else if (fix.view === "agent") {
+      agentBoard.highlight = fix.ext;
+      go({ view: "agents", q: text.directory[fix.ext]?.number || "", queue: "" });
+    }
+    if (alert.subject === "call" && store.get(alert.subjectId)) {
+      floor.select(alert.subjectId);
+      floor.reveal(alert.subjectId);
+    }
+  },
+});
 
 const header = new Header({
   store,
   floor,
   status: $("worker-status"),
+  freshness: $("freshness"),
   count: $("call-count"),
   notice: $("notice"),
+  stale: $("stale"),
   search: $("search"),
   layout: document.querySelector(".layout-switch"),
   onQuery(query) {
-    floor.setQuery(query);
-    writeParams({ q: query.trim() ? query : "" });
+    go({ q: query }, { push: false });
   },
   onLayout(layout) {
-    floor.setLayout(layout);
-    // A deliberate choice: the back button undoes it.
-    writeParams({ layout: layout === "auto" ? "" : layout }, { push: true });
+    go({ layout });
+  },
+  onStale(stale) {
+    floor.setStale(stale);
+    alertsPanel.setStale(stale);
+    detail.render();
   },
 });
 
-function restore() {
-  const state = urlState();
-  header.show(state);
-  floor.setLayout(state.layout);
-  floor.setQuery(state.query);
+// --- filters ---------------------------------------------------------------
+
+const filters = $("filters");
+function options(select, entries) {
+  for (const [value, label] of entries) select.add(new Option(label, value));
 }
-restore();
-onBack(restore);
+options(filters.elements.queue, queues.map((q) => [q.ext, q.name || q.number]));
+options(
+  filters.elements.agent,
+  Object.entries(directory)
+    .filter(([, e]) => e.type === "User")
+    .sort(([, a], [, b]) => (a.name || "").localeCompare(b.name || ""))
+    .slice(0, 5000) // a menu of 10,000 names helps nobody: search finds the rest
+    .map(([ext, e]) => [ext, `${e.name} (ext ${e.number})`]),
+);
+options(filters.elements.state, Object.entries(STATES));
+options(filters.elements.dir, DIRECTIONS.map((d) => [d, d]));
+options(filters.elements.rec, Object.entries(RECORDING));
+options(filters.elements.min, Object.entries(DURATIONS));
+options(filters.elements.sort, Object.entries(SORTS));
+options(filters.elements.group, Object.entries(GROUPS));
+filters.addEventListener("change", (event) => {
+  const { name, value } = event.target;
+  go({ [name]: name === "min" ? Number(value) || 0 : value });
+});
+filters.querySelector(".clear-filters").addEventListener("click", () =>
+  go({ queue: "", agent: "", state: "", dir: "", rec: "", min: 0 }),
+);
+
+// --- applying the view -----------------------------------------------------
+
+const tabs = document.querySelectorAll(".tabs a");
+for (const tab of tabs) {
+  tab.addEventListener("click", (event) => {
+    event.preventDefault();
+    go({ view: tab.dataset.view });
+  });
+}
+
+function apply() {
+  for (const tab of tabs) {
+    if (tab.dataset.view === view.view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  const calls = view.view === "calls";
+  filters.hidden = !calls;
+  root.hidden = !calls;
+  if (!calls) $("empty").hidden = true;
+  for (const select of filters.elements) {
+    if (select.name && select.name in view) {
+      const value = String(view[select.name] || "");
+      // An agent beyond the menu's list still filters: add it.
+      if (select.name === "agent" && value && ![...select.options].some((o) => o.value === value)) {
+        select.add(new Option(text.extensionLabel(value), value));
+      }
+      select.value = value || (select.name === "sort" ? "oldest" : "");
+    }
+  }
+  filters.querySelector(".clear-filters").hidden = !filtering(view);
+  $("search").placeholder = view.view === "agents" ? "Search agents: name or ext ( / )" : "Search: name, number, ext, queue ( / )";
+  header.show({ query: view.q, layout: view.layout });
+  floor.setLayout(view.layout);
+  floor.setView(view);
+  floor.setQuery(calls ? view.q : "");
+  queueBoard.show(view.view === "queues");
+  agentBoard.setFilter({ query: view.view === "agents" ? view.q : "", queue: view.queue });
+  agentBoard.show(view.view === "agents");
+  document.body.dataset.view = view.view;
+}
+apply();
+onBack(() => {
+  view = readView(new URLSearchParams(location.search));
+  apply();
+});
+
+// --- keyboard ----------------------------------------------------------------
+
+const theme = new Theme($("theme"));
+const help = $("help");
+help.querySelector("dl").replaceChildren(
+  ...SHORTCUTS.flatMap(([key, what]) => {
+    const dt = document.createElement("dt");
+    dt.innerHTML = key
+      .split(" / ")
+      .map((k) => `<kbd>${k}</kbd>`)
+      .join(" / ");
+    const dd = document.createElement("dd");
+    dd.textContent = what;
+    return [dt, dd];
+  }),
+);
+$("help-button").addEventListener("click", () => help.showModal());
+
+addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "Escape" && !typing(event) && floor.selected) {
+    floor.select(null);
+    return;
+  }
+  if (typing(event)) return;
+  const key = event.key;
+  if (key === "?") help.showModal();
+  else if (key === "/") {
+    event.preventDefault();
+    $("search").focus();
+  } else if (key === "j" || (key === "ArrowDown" && event.target === document.body)) floor.step(1);
+  else if (key === "k" || (key === "ArrowUp" && event.target === document.body)) floor.step(-1);
+  else if (key === "1" || key === "2" || key === "3") go({ view: ["calls", "queues", "agents"][Number(key) - 1] });
+  else if (key === "d") theme.toggle();
+  else if (key === "a") {
+    const open = [...store.alerts.values()].filter((a) => !a.ackedBy).sort((a, b) => (a.since < b.since ? -1 : 1));
+    if (open.length) store.acknowledge(open[0].id);
+  } else if (key === "Enter" && !floor.selected) floor.step(0);
+  else if (KEY_ACTIONS[key]) {
+    const call = floor.selected && store.get(floor.selected);
+    if (!call) return;
+    const offered = new Set(text.offeredActions(call).map((a) => a.name));
+    const name = KEY_ACTIONS[key].find((n) => offered.has(n));
+    if (!name) return;
+    event.preventDefault();
+    if (name === "transfer") {
+      floor.transfers.set(call.id, "");
+      floor.focusTransfer = call.id;
+      floor.reveal(call.id);
+    } else floor.act(call, name);
+  } else return;
+});
 
 store.start();
 
-// For the console in DevTools and for benchmarks: the store and the view.
-window.switchboard = { store, floor, text };
+// For the console in DevTools and for benchmarks: the store and the views.
+window.switchboard = { store, floor, text, header };

@@ -22,9 +22,15 @@ export function matcher(query) {
 }
 
 export class FloorIndex {
-  /** @param {(call) => string} searchText  lowercase text a search looks in */
-  constructor(searchText) {
+  /**
+   * @param {(call) => string} searchText  lowercase text a search looks in
+   * @param {(call) => string} key  the order (sortKey: oldest first)
+   */
+  constructor(searchText, key = sortKey) {
     this.searchText = searchText;
+    this.sortKey = key;
+    this.filter = null; // the filters' test on a call (null: none)
+    this.version = 0; // counts changes of the shown list
     this.calls = new Map(); // the store's calls, as last given
     this.keys = new Map(); // id -> sort key
     // id -> search text: a cache, filled while a search is active (no
@@ -53,7 +59,7 @@ export class FloorIndex {
     this.texts.clear();
     const rows = [];
     for (const [id, call] of calls) {
-      const key = sortKey(call);
+      const key = this.sortKey(call);
       this.keys.set(id, key);
       rows.push([key, id]);
     }
@@ -80,6 +86,18 @@ export class FloorIndex {
     this._filter();
   }
 
+  /** Another order (sort, grouping): rebuilds. */
+  setOrder(key) {
+    this.sortKey = key;
+    this.rebuild(this.calls);
+  }
+
+  /** The filters' test (null: none); refilters every call. */
+  setFilter(test) {
+    this.filter = test;
+    this._filter();
+  }
+
   /** Set the search; returns true when it changed. */
   setQuery(query) {
     if (query === this.query) return false;
@@ -100,22 +118,29 @@ export class FloorIndex {
   // --- internals ----------------------------------------------------------
 
   _filter() {
-    this.test = matcher(this.query);
-    if (!this.test) {
+    this.version += 1;
+    const search = matcher(this.query);
+    const filter = this.filter;
+    if (!search && !filter) {
+      this.test = null;
       this.matches = null;
       this.matchSet = null;
       return;
     }
+    // The search is tested by id (its text is cached), the filters on the call.
+    this.test = (id) =>
+      (!filter || filter(this.calls.get(id))) && (!search || search(this._text(id)));
     const test = this.test;
-    this.matches = this.order.filter((id) => test(this._text(id)));
+    this.matches = this.order.filter((id) => test(id));
     this.matchSet = new Set(this.matches);
   }
 
   _upsert(id, call) {
-    const key = sortKey(call);
+    this.version += 1;
+    const key = this.sortKey(call);
     const old = this.keys.get(id);
     this.texts.delete(id);
-    const match = this.test ? this.test(this._text(id)) : true;
+    const match = this.test ? this.test(id) : true;
     if (old === key) {
       // Same place in the order; only its match may have changed.
       if (!this.test || match === this.matchSet.has(id)) return false;
@@ -144,6 +169,7 @@ export class FloorIndex {
   }
 
   _remove(id) {
+    this.version += 1;
     const key = this.keys.get(id);
     if (key === undefined) return false;
     const shown = !this.test || this.matchSet.has(id);

@@ -11,6 +11,8 @@
 
 import { FloorIndex } from "./floor-index.js";
 import { DIRECTION_ARROWS, flagsOf, stateLabel, timerText } from "./calls.js";
+import { ALERT_LABELS, callContext, othersOn } from "./panels.js";
+import { callFilter, groupOf, sortKeyFor } from "./filters.js";
 
 export const ROW_HEIGHT = 34;
 const CARD_HEIGHT = 228;
@@ -23,6 +25,8 @@ const POOL_MAX = 80;
 export const CARDS_UP_TO = 30;
 const CARDS_BACK = 25;
 const ICONS = new Set(["setup", "ringing", "talking", "held", "parked", "voicemail"]);
+const ROLE_PREFIX = { queue: "Queue: ", monitor: "Listening in: " };
+const GROUP = "\u0002"; // a group heading's id in the shown list starts with this
 
 export class FloorView {
   /**
@@ -33,8 +37,15 @@ export class FloorView {
    * @param {HTMLElement} o.empty  says so when no call is shown
    * @param {boolean} o.canControl  whether to offer actions
    */
-  constructor({ store, text, root, empty, canControl, rowTemplate, cardTemplate }) {
-    Object.assign(this, { store, text, root, empty, canControl });
+  constructor({ store, text, root, empty, canControl, rowTemplate, cardTemplate, me, ask, onSelect }) {
+    Object.assign(this, { store, text, root, empty, canControl, me, ask, onSelect });
+    this.selected = null; // the call open in the detail panel
+    this.grouping = ""; // "" | "queue" | "agent"
+    this.filters = null; // the view's filters (filters.js readView)
+    this.stale = false; // the page may be wrong: greyed, frozen, no actions
+    this.frozenAt = 0; // server ms the timers stopped at while stale
+    this._items = null; // the shown list with group headings, when grouped
+    this._itemsVersion = -1;
     this.body = root.querySelector(".floor-body");
     this.head = root.querySelector(".floor-head");
     this._columns = null; // the head's column widths, once resolved
@@ -43,7 +54,7 @@ export class FloorView {
     this.choice = "auto"; // what the supervisor chose: auto | rows | cards
     this.layout = "rows"; // what is shown
     this.active = new Map(); // id -> element in the DOM
-    this.pools = { rows: [], cards: [] };
+    this.pools = { rows: [], cards: [], group: [] };
     this.transfers = new Map(); // id -> draft target of an open Transfer form
     this.focusTransfer = null;
     this.scrollTop = 0;
@@ -80,6 +91,98 @@ export class FloorView {
 
   get shownCount() {
     return this.index.length;
+  }
+
+  /** The view's filters, sort and grouping (filters.js readView). */
+  setView(v) {
+    const before = this.filters;
+    this.filters = v;
+    const order = `${v.sort}|${v.group}`;
+    if (!before || `${before.sort}|${before.group}` !== order) {
+      const key = sortKeyFor(v.sort);
+      this.grouping = v.group;
+      this.index.setOrder(
+        v.group ? (call) => `${groupOf(v.group, call, this.text).key}\u0002${key(call)}` : key,
+      );
+      this._toTop = true;
+    }
+    const filterKey = [v.queue, v.agent, v.state, v.dir, v.rec, v.min].join("|");
+    if (!before || this._filterKey !== filterKey) {
+      this._filterKey = filterKey;
+      this.index.setFilter(callFilter(v, () => this._now()));
+      this._toTop = true;
+    }
+    this._pickLayout();
+    this.renderSoon();
+  }
+
+  /** Open a call in the detail panel (null: close it). */
+  select(id) {
+    if (id === this.selected) return;
+    this.selected = id;
+    for (const [key, el] of this.active) el.classList?.toggle("selected", key === id);
+    this.onSelect?.(id);
+  }
+
+  /** Move the selection to the next (+1) or previous (-1) call shown, and
+   *  bring it into view. */
+  step(by) {
+    const shown = this.index.shown;
+    if (!shown.length) return;
+    const at = this.selected ? shown.indexOf(this.selected) : -1;
+    const next = shown[Math.max(0, Math.min(shown.length - 1, at < 0 ? 0 : at + by))];
+    this.select(next);
+    this.reveal(next);
+  }
+
+  /** Scroll so that call `id` is in view. */
+  reveal(id) {
+    const items = this._list();
+    const at = items.indexOf(id);
+    if (at < 0) return;
+    const { cols, lineHeight, pad } = this._geometry();
+    const y = pad + Math.floor(at / cols) * lineHeight;
+    const view = this.height - this._headHeight();
+    if (y < this.scrollTop || y + lineHeight > this.scrollTop + view) {
+      this._wantScroll = Math.max(0, y - view / 3);
+    }
+    this.renderSoon();
+  }
+
+  /** The page went stale (true) or live again: grey, freeze, disable. */
+  setStale(stale) {
+    if (stale === this.stale) return;
+    this.stale = stale;
+    this.frozenAt = stale ? this.store.serverNow() : 0;
+    this.root.classList.toggle("stale", stale);
+    for (const el of this.active.values()) el._disabled = undefined;
+    this.renderSoon();
+  }
+
+  _now() {
+    return this.stale ? this.frozenAt : this.store.serverNow();
+  }
+
+  /** The shown list: call ids, and group headings when grouped. */
+  _list() {
+    if (!this.grouping) return this.index.shown;
+    if (this._itemsVersion === this.index.version && this._items) return this._items;
+    const items = [];
+    const counts = new Map();
+    let last = null;
+    for (const id of this.index.shown) {
+      const { label } = groupOf(this.grouping, this.store.get(id), this.text);
+      if (label !== last) {
+        items.push(GROUP + label);
+        last = label;
+      }
+      items.push(id);
+      counts.set(label, (counts.get(label) || 0) + 1);
+    }
+    this._groupCounts = counts;
+    this._items = items;
+    this._itemsVersion = this.index.version;
+    return this._items;
   }
 
   get query() {
@@ -122,20 +225,19 @@ export class FloorView {
         if (!this.store.calls.has(id)) this.transfers.delete(id);
       }
       this._reanchor(anchor);
-    } else if (!change.status) {
+    } else if (!change.status && !change.kinds.has("alerts")) {
       return;
     }
-    if (change.status) {
-      const stale = this.store.loaded && !(this.store.synced && this.store.connection === "open");
-      this.root.classList.toggle("stale", stale);
-    }
+    if (change.kinds.has("alerts")) this._alerted = null;
     this._pickLayout();
     this.render();
   }
 
   _pickLayout() {
     let layout = this.choice;
-    if (layout === "auto") {
+    // Groups are headed lines: they need the rows layout.
+    if (this.grouping) layout = "rows";
+    else if (layout === "auto") {
       const n = this.store.size;
       if (n > CARDS_UP_TO) layout = "rows";
       else if (n < CARDS_BACK || this._shown < 0) layout = "cards";
@@ -166,8 +268,9 @@ export class FloorView {
     if (this.scrollTop <= 0 || !this.index.length) return null;
     const { cols, lineHeight, pad } = this._geometry();
     const line = Math.floor(Math.max(0, this.scrollTop - pad) / lineHeight);
-    const id = this.index.shown[Math.min(line * cols, this.index.length - 1)];
-    return { key: this.index.keyOf(id), into: this.scrollTop - pad - line * lineHeight };
+    const items = this._list();
+    const id = items[Math.min(line * cols, items.length - 1)];
+    return { id, key: this.index.keyOf(id), into: this.scrollTop - pad - line * lineHeight };
   }
 
   /** Keep the calls in view where they were when calls above them end or
@@ -175,7 +278,13 @@ export class FloorView {
   _reanchor(anchor) {
     if (!anchor) return;
     const { cols, lineHeight, pad } = this._geometry();
-    const at = this.index.lowerBound(anchor.key);
+    let at;
+    if (this.grouping) {
+      at = this._list().indexOf(anchor.id);
+      if (at < 0) return;
+    } else {
+      at = this.index.lowerBound(anchor.key);
+    }
     this._wantScroll = pad + Math.floor(at / cols) * lineHeight + anchor.into;
   }
 
@@ -191,8 +300,9 @@ export class FloorView {
   render() {
     this._scheduled = false;
     if (this.layout === "rows" && !this._columns) this._measureColumns();
-    const shown = this.index.shown;
+    const shown = this._list();
     const count = shown.length;
+    const calls = this.index.length;
     const { cols, lineHeight, pad, itemWidth } = this._geometry();
     const lines = Math.ceil(count / cols);
     const total = lines ? pad * 2 + lines * lineHeight - (pad ? GAP : 0) : 0;
@@ -232,25 +342,28 @@ export class FloorView {
     // one must never start acting on another call.
     const wanted = new Set();
     for (let i = first; i < last; i++) wanted.add(shown[i]);
-    const pool = this.pools[this.layout];
     const focused = document.activeElement;
-    const spare = [];
+    const spare = { call: [], group: [] };
     for (const el of this.body.children) {
       const id = el.dataset.sessionId;
       if (wanted.has(id) && this.active.get(id) === el) continue;
       this.active.delete(id);
       if (el.contains(focused)) continue; // removed below, not reused
-      spare.push(el);
+      spare[el._group ? "group" : "call"].push(el);
     }
-    spare.reverse(); // pop() takes them in DOM order
+    spare.call.reverse(); // pop() takes them in DOM order
     const els = [];
     for (let i = first; i < last; i++) {
       const id = shown[i];
       let el = this.active.get(id);
       if (!el) {
-        el = spare.pop() || pool.pop() || this._create();
+        const group = id.startsWith(GROUP);
+        el = group
+          ? spare.group.pop() || this.pools.group.pop() || this._createGroup()
+          : spare.call.pop() || this.pools[this.layout].pop() || this._create();
         el._call = null; // refill everything
         el.dataset.sessionId = id;
+        if (!group) el.classList.toggle("selected", id === this.selected);
         this.active.set(id, el);
       }
       els.push(el);
@@ -263,7 +376,8 @@ export class FloorView {
     }
     for (const el of unused) {
       el.remove();
-      if (pool.length < POOL_MAX) pool.push(el);
+      const pool = el._group ? this.pools.group : this.pools[el._layout];
+      if (pool && pool.length < POOL_MAX) pool.push(el);
     }
     this._order(els);
 
@@ -286,22 +400,26 @@ export class FloorView {
         el.setAttribute("aria-rowindex", String(i + 1));
         el._row = i + 1;
       }
-      this._fill(el, this.store.get(id));
+      if (el._group) this._fillGroup(el, id.slice(1));
+      else this._fill(el, this.store.get(id));
     }
 
     this.empty.hidden = count > 0;
     if (!count) {
-      this.empty.textContent = this.index.query
-        ? `No live calls match “${this.index.query}”.`
-        : "No live calls.";
+      const narrowed = this.index.query || this.index.filter;
+      this.empty.textContent = !this.store.size
+        ? "No live calls."
+        : narrowed
+          ? `No live calls match${this.index.query ? ` “${this.index.query}”` : ""}${this.index.filter ? " these filters" : ""}.`
+          : "No live calls.";
     }
     if (this.focusTransfer) {
       const input = this.active.get(this.focusTransfer)?.querySelector("form.transfer input");
       if (input) input.focus({ preventScroll: true });
       this.focusTransfer = null;
     }
-    if (this._shown !== count || this._total !== this.store.size) {
-      this._shown = count;
+    if (this._shown !== calls || this._total !== this.store.size) {
+      this._shown = calls;
       this._total = this.store.size;
       for (const fn of this.listeners) fn();
     }
@@ -357,9 +475,45 @@ export class FloorView {
       parties: el.querySelector(".parties"),
       queueLine: el.querySelector(".queue-line"),
       queueLabel: el.querySelector(".queue-line .label"),
+      seen: el.querySelector(".seen"),
     };
+    el._layout = this.layout;
     if (this.layout === "cards") el.style.height = `${CARD_HEIGHT}px`;
     return el;
+  }
+
+  _createGroup() {
+    const el = document.createElement("div");
+    el.className = "group-head";
+    el.setAttribute("role", "row");
+    const cell = document.createElement("span");
+    cell.setAttribute("role", "rowheader");
+    el.append(cell);
+    el._group = true;
+    el._cell = cell;
+    return el;
+  }
+
+  _fillGroup(el, label) {
+    const n = this._groupCounts?.get(label) || 0;
+    const text = `${label} · ${n} call${n === 1 ? "" : "s"}`;
+    if (el._text !== text) {
+      el._text = text;
+      el._cell.textContent = text;
+    }
+  }
+
+  /** Alerts on calls: call id -> the alerts' labels ("Long hold"). */
+  _alerts() {
+    if (this._alerted) return this._alerted;
+    const by = new Map();
+    for (const alert of this.store.alerts.values()) {
+      if (alert.subject !== "call") continue;
+      const label = ALERT_LABELS[alert.kind] || alert.kind;
+      by.set(alert.subjectId, by.has(alert.subjectId) ? `${by.get(alert.subjectId)} · ${label}` : label);
+    }
+    this._alerted = by;
+    return by;
   }
 
   /** Write what differs from what the element shows. */
@@ -369,6 +523,21 @@ export class FloorView {
     const pending = this.store.pendingFor(call.id);
     const error = this.store.errorFor(call.id);
     const transfer = this.transfers.has(call.id);
+    const alert = this._alerts().get(call.id) || "";
+    if (el._alert !== alert) {
+      el._alert = alert;
+      el.classList.toggle("alerted", Boolean(alert));
+      el._call = null; // the flags show it
+    }
+    const seen = othersOn(this.store.attention.get(call.id), this.me, this.text);
+    if (el._seen !== seen) {
+      el._seen = seen;
+      if (f.seen) {
+        f.seen.textContent = seen ? `👁 ${seen}` : "";
+        f.seen.title = seen;
+      }
+      el.classList.toggle("watched", Boolean(seen));
+    }
     if (el._call !== call) {
       const previous = el._call;
       el._call = call;
@@ -388,10 +557,10 @@ export class FloorView {
         f.queueLine.hidden = !queue;
         f.queueLabel.hidden = queue === "Queue call";
       }
-      const flags = flagsOf(call);
+      const flags = [alert && `⚠ ${alert}`, flagsOf(call)].filter(Boolean).join(" · ");
       if (setText(f.flags, flags)) f.flags.title = flags; // in full when cut
       if (f.parties) this._fillParties(f.parties, call);
-      el._timer = timerText(call, this.store.serverNow());
+      el._timer = timerText(call, this._now());
       f.timer.textContent = el._timer;
     }
     const busy = pending ? this.text.pendingLabel(pending.action) : "";
@@ -412,8 +581,10 @@ export class FloorView {
   _fillParties(list, call) {
     // Every live leg with its RingCentral status (cards only: rows have
     // no room), then how many left.
-    const legs = [call.agent, call.customer, ...(call.others || [])].filter(Boolean);
-    const lines = legs.map((p) => this.text.partyLine(p));
+    // (A customer without an id is the far end as the agent's leg names
+    // it: shown on the Customer line, not as a leg of its own.)
+    const legs = [call.agent, call.customer, ...(call.others || [])].filter((p) => p && p.id);
+    const lines = legs.map((p) => (ROLE_PREFIX[p.role] || "") + this.text.partyLine(p));
     if (call.left) lines.push(`${call.left} ${call.left === 1 ? "leg" : "legs"} left the call`);
     const key = lines.join("\n");
     if (list._key === key) return;
@@ -429,7 +600,7 @@ export class FloorView {
 
   _fillActions(el, call, busy, transfer) {
     const box = el._f.actions;
-    if (!this.canControl || !call.agent) {
+    if (!this.canControl || !call.agent?.id) {
       if (el._actions !== "") {
         box.replaceChildren();
         el._actions = "";
@@ -457,10 +628,18 @@ export class FloorView {
         }),
       );
       el._disabled = undefined;
+      el._context = undefined;
     }
-    if (el._disabled !== busy) {
-      el._disabled = busy;
-      for (const b of box.children) b.disabled = busy;
+    // The name stays "Hold"; the description says which call it acts on.
+    const context = callContext(call, this.text);
+    if (el._context !== context) {
+      el._context = context;
+      for (const b of box.children) b.setAttribute("aria-description", context);
+    }
+    const off = busy || this.stale;
+    if (el._disabled !== off) {
+      el._disabled = off;
+      for (const b of box.children) b.disabled = off;
     }
   }
 
@@ -486,7 +665,12 @@ export class FloorView {
   }
 
   _tick() {
-    const now = this.store.serverNow();
+    if (this.filters?.min && !this.stale) {
+      // Calls cross a duration filter's line as time passes.
+      this.index.setFilter(callFilter(this.filters, () => this._now()));
+      this.render();
+    }
+    const now = this._now();
     for (const el of this.active.values()) {
       if (!el._call) continue;
       const text = timerText(el._call, now);
@@ -507,10 +691,18 @@ export class FloorView {
 
   _onClick(event) {
     const button = event.target.closest("button");
-    if (!button || button.type === "submit") return;
+    if (!button) {
+      // A click on a call (not on a button or a form) opens it.
+      if (event.target.closest("form, input, a")) return;
+      const row = this._rowOf(event.target);
+      if (row) this.select(row.call.id);
+      return;
+    }
+    if (button.type === "submit") return;
     const row = this._rowOf(button);
     if (!row) return;
     const { call } = row;
+    this.select(call.id);
     if (button.dataset.cancel === "transfer") {
       this.transfers.delete(call.id);
       this.renderSoon();
@@ -524,9 +716,37 @@ export class FloorView {
       this.renderSoon();
       return;
     }
-    if (action.confirm && !confirm(action.confirm)) return;
-    const params = action.params.includes("recordingId") ? { recordingId: call.agent.rec?.id } : undefined;
-    this.store.command(call.id, call.agent.id, action.name, params);
+    this.act(call, action.name);
+  }
+
+  /**
+   * Send an action on a call's agent leg, asking first when the action
+   * says so (End) or when another supervisor has a command under way on
+   * the call. Returns a promise of whether it was sent.
+   */
+  async act(call, name, params) {
+    const action = this.text.actionByName[name];
+    if (!action || !call.agent?.id || this.stale || this.store.pendingFor(call.id)) return false;
+    const others = (this.store.attention.get(call.id)?.pending || []).filter((p) => p.user !== this.me);
+    const questions = [];
+    if (others.length) {
+      const who = others.map((p) => `${p.user} (${this.text.pendingLabel(p.action)})`).join(", ");
+      questions.push(`${who} ${others.length === 1 ? "has" : "have"} a command under way on this call.`);
+    }
+    if (action.confirm) questions.push(action.confirm);
+    if (questions.length) {
+      const ok = await this.ask({
+        title: `${action.label}: ${callContext(call, this.text)}`,
+        text: questions.join(" "),
+        confirm: others.length ? `${action.label} anyway` : action.label,
+        danger: name === "end",
+      });
+      if (!ok) return false;
+      call = this.store.get(call.id);
+      if (!call?.agent?.id) return false;
+    }
+    if (!params && action.params.includes("recordingId")) params = { recordingId: call.agent.rec?.id };
+    return this.store.command(call.id, call.agent.id, action.name, params) !== null;
   }
 
   _onSubmit(event) {
@@ -539,7 +759,7 @@ export class FloorView {
     if (!target) return;
     const params = target.startsWith("+") ? { phoneNumber: target } : { extensionNumber: target };
     this.transfers.delete(row.call.id);
-    this.store.command(row.call.id, row.call.agent.id, "transfer", params);
+    this.act(row.call, "transfer", params);
     this.renderSoon();
   }
 

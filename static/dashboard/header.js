@@ -8,6 +8,11 @@
  * Pure (tests call it with a plain object shaped like the store).
  */
 export function describeConnection(store) {
+  // Link up, socket open, yet no beat from the worker: silent, so stale.
+  const stale = store.staleness?.();
+  if (stale?.stale && store.connection === "open" && store.synced && store.worker?.connected) {
+    return { kind: "down", text: "STALE: no word from the worker" };
+  }
   if (store.connection === "connecting" || store.connection === "idle") {
     return { kind: "warn", text: "Connecting…" };
   }
@@ -36,11 +41,24 @@ export function countText(total, shown, query) {
   return query ? `${live} · ${number.format(shown)} shown` : live;
 }
 
+/** "Newest event 3 s ago · RingCentral link up" (pure). */
+export function freshnessText(store) {
+  const age = store.eventAge();
+  const event = age === null ? "No event yet" : `Newest event ${age < 60 ? `${age} s` : `${Math.floor(age / 60)} min`} ago`;
+  const link = !store.worker ? "RingCentral link unknown" : store.worker.connected ? "RingCentral link up" : "RingCentral link DOWN";
+  return `${event} · ${link}`;
+}
+
+const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
 const NOTICE_MS = 8000;
 
 export class Header {
-  constructor({ store, floor, status, count, notice, search, layout, onQuery, onLayout }) {
-    Object.assign(this, { store, floor, status, count, notice, search, layout });
+  constructor({ store, floor, status, freshness, count, notice, stale, search, layout, onQuery, onLayout, onStale }) {
+    Object.assign(this, { store, floor, status, freshness, count, notice, staleBanner: stale, search, layout, onStale });
+    this._stale = null;
+    // Staleness also comes from silence (no beat): look once a second.
+    setInterval(() => this._renderStatus(), 1000);
     this._status = "";
     this._count = "";
     this._noticeTimer = null;
@@ -72,12 +90,35 @@ export class Header {
   }
 
   _renderStatus() {
+    this._renderStale();
+    if (this.freshness) {
+      const fresh = freshnessText(this.store);
+      if (this.freshness.textContent !== fresh) this.freshness.textContent = fresh;
+      this.freshness.classList.toggle("down", this.store.worker?.connected === false);
+    }
     const { kind, text } = describeConnection(this.store);
     const key = `${kind}|${text}`;
     if (key === this._status) return;
     this._status = key;
     this.status.className = `status status-${kind}`;
     this.status.textContent = text;
+  }
+
+  /** The STALE banner: shown with since when and why while what the page
+   *  shows may be wrong; the floor greys and its actions are off. */
+  _renderStale() {
+    const { stale, since, reason } = this.store.staleness();
+    const text = stale ? `since ${clock.format(new Date(since))}. ${reason} Calls are shown as they were; actions are off until it is back.` : "";
+    if (this.staleBanner && this.staleBanner._text !== text) {
+      this.staleBanner._text = text;
+      this.staleBanner.querySelector(".stale-text").textContent = text;
+      this.staleBanner.hidden = !stale;
+    }
+    if (this._stale !== stale) {
+      this._stale = stale;
+      document.body.classList.toggle("is-stale", stale);
+      this.onStale?.(stale);
+    }
   }
 
   _renderCount() {

@@ -26,7 +26,17 @@ export const POLICY = {
   // for a cached one (the feed reuses snapshot texts on a quiet floor), and
   // the clocks are assumed to agree until a fresh frame says otherwise.
   staleSnapshot: 30000,
+  // The worker beats every 5 s (telephony/worker/worker.py): no beat this
+  // long and the page is stale even with its socket and the link up.
+  beatTimeout: 15000,
+  viewEvery: 30000, // re-tell the server which call is open (its TTL: 75 s)
 };
+
+/** ISO text as ms since 1970 (0 when absent or unreadable). */
+export function parseMs(iso) {
+  const ms = iso ? Date.parse(iso) : NaN;
+  return Number.isNaN(ms) ? 0 : ms;
+}
 
 /** Reconnection delay for the attempt-th retry (0-based): full jitter
  *  between POLICY.reconnectMin and a cap doubling from reconnectFirst. */
@@ -90,6 +100,13 @@ export class LiveStore {
     this.lag = 0; // how late the latest frame arrived (ms)
     this.epoch = null;
     this.n = 0;
+    // The floor's other collections (dashboard/protocol.py), by key:
+    this.agents = new Map(); // extension id -> presence {ext, state, since, dnd, tel}
+    this.alerts = new Map(); // alert id -> {id, kind, subject, subjectId, …}
+    this.attention = new Map(); // call id -> {viewers: [user], pending: [{user, action}]}
+    this.queues = new Map(); // queue extension id -> today's figures
+    this.viewing = null; // the call this console has open (told to the server)
+    this._staleSince = 0; // server ms when the page went stale (0: it is not)
 
     this._socket = null;
     this._attempt = 0;
@@ -105,9 +122,11 @@ export class LiveStore {
     this._changed = new Set();
     this._all = false;
     this._status = false;
+    this._kinds = new Set(); // "agents" | "alerts" | "attention" | "queues"
     this._notices = [];
     this._scheduled = false;
     this._stopped = false;
+    this._viewTimer = null;
   }
 
   // --- reading ------------------------------------------------------------
@@ -137,11 +156,75 @@ export class LiveStore {
   }
 
   /**
+   * Whether what the page shows may be wrong, and why: the page's socket
+   * is down or catching up, the worker's RingCentral link is down, or the
+   * worker has not been heard from (it beats every few seconds, so a quiet
+   * floor is not stale). {stale, since (server ms), reason}.
+   */
+  staleness() {
+    const reason = this._staleReason();
+    if (!reason) {
+      this._staleSince = 0;
+      return { stale: false, since: 0, reason: "" };
+    }
+    if (!this._staleSince) {
+      const linkDown = this.worker && this.worker.connected === false && parseMs(this.worker.since);
+      this._staleSince = linkDown || this.serverNow();
+    }
+    return { stale: true, since: this._staleSince, reason };
+  }
+
+  _staleReason() {
+    if (!this.loaded) return "";
+    if (this.connection !== "open") return "The connection to Switchboard is down.";
+    // (Catching up after a gap takes a moment and the header says so:
+    // not worth a banner.)
+    const worker = this.worker;
+    if (!worker?.connected) {
+      return `The link to RingCentral is down${worker?.error ? `: ${worker.error}` : "."}`;
+    }
+    const beat = parseMs(worker.beat);
+    if (beat && this.serverNow() - beat > this.policy.beatTimeout) {
+      return "The telephony worker has not been heard from.";
+    }
+    return "";
+  }
+
+  /** Seconds since RingCentral's newest event (null: none yet). */
+  eventAge() {
+    const at = parseMs(this.worker?.lastEventAt);
+    return at ? Math.max(0, Math.round((this.serverNow() - at) / 1000)) : null;
+  }
+
+  /** Tell the server which call this console has open (null: none), so
+   *  other supervisors see it; repeated while it stays open. */
+  view(sessionId) {
+    const id = sessionId || null;
+    if (id === this.viewing) return;
+    this.viewing = id;
+    this._sendViewing();
+  }
+
+  _sendViewing() {
+    this.cancel(this._viewTimer);
+    this._send({ type: "viewing", sessionId: this.viewing });
+    if (this.viewing) this._viewTimer = this.later(() => this._sendViewing(), this.policy.viewEvery);
+  }
+
+  /** Acknowledge an alert (every console sees who and when). */
+  acknowledge(alertId) {
+    if (!this._send({ type: "ack", alertId })) this._notice(OFFLINE);
+  }
+
+  /**
    * `fn(change)` after each batch of changes, at most once per animation
-   * frame. change = {all, ids, status, notices}: `all` means the whole
+   * frame. change = {all, ids, status, kinds, notices}: `all` means the whole
    * floor may have changed (a snapshot); otherwise `ids` is the Set of
    * calls that changed, ended or whose command state changed; `status`
-   * says the connection, worker or lag changed; `notices` are messages
+   * says the connection, worker or lag changed; `kinds` is the Set of other
+   * collections that changed ("agents", "alerts", "attention", "queues";
+   * every one after a snapshot; a call whose attention changed is in
+   * `ids` too); `notices` are messages
    * for the supervisor that belong to no call. Returns an unsubscribe.
    */
   subscribe(fn) {
@@ -178,6 +261,7 @@ export class LiveStore {
       this._openedAt = this.now();
       this._markStatus();
       this._armSnapshotTimer();
+      if (this.viewing) this._sendViewing();
     };
     socket.onmessage = (event) => {
       if (socket === this._socket) this._receive(event.data);
@@ -275,11 +359,21 @@ export class LiveStore {
         time: frame.time,
         at,
         calls: new Map(),
+        agents: new Map(),
+        alerts: new Map(),
+        attention: new Map(),
+        queues: new Map(),
       };
       this.synced = false;
     }
     // Parts are parsed and indexed as they come, not held as text.
     for (const call of frame.calls) part.calls.set(call.id, call);
+    for (const agent of frame.agents || []) part.agents.set(agent.ext, agent);
+    for (const alert of frame.alerts || []) part.alerts.set(alert.id, alert);
+    for (const seen of frame.attention || []) {
+      if (seen.viewers.length || seen.pending.length) part.attention.set(seen.id, seen);
+    }
+    for (const queue of frame.queues || []) part.queues.set(queue.ext, queue);
     part.next += 1;
     this.loading = { part: frame.part, parts: frame.parts };
     this._markStatus();
@@ -289,6 +383,11 @@ export class LiveStore {
     this.loading = null;
     this.cancel(this._snapshotTimer);
     this.calls = part.calls;
+    this.agents = part.agents;
+    this.alerts = part.alerts;
+    this.attention = part.attention;
+    this.queues = part.queues;
+    for (const kind of ["agents", "alerts", "attention", "queues"]) this._kinds.add(kind);
     this.epoch = part.epoch;
     this.n = part.n;
     this.synced = true;
@@ -327,6 +426,37 @@ export class LiveStore {
       if (requestId !== undefined) this._drop(requestId);
       this._mark(id);
     }
+    this._others(frame);
+  }
+
+  /** A delta's agents, alerts, attention and queue figures. */
+  _others(frame) {
+    if (frame.agents?.length) {
+      for (const agent of frame.agents) this.agents.set(agent.ext, agent);
+      this._kind("agents");
+    }
+    if (frame.alerts?.length || frame.cleared?.length) {
+      for (const alert of frame.alerts || []) this.alerts.set(alert.id, alert);
+      for (const id of frame.cleared || []) this.alerts.delete(id);
+      this._kind("alerts");
+    }
+    if (frame.attention?.length) {
+      for (const seen of frame.attention) {
+        if (seen.viewers.length || seen.pending.length) this.attention.set(seen.id, seen);
+        else this.attention.delete(seen.id);
+        if (this.calls.has(seen.id)) this._mark(seen.id);
+      }
+      this._kind("attention");
+    }
+    if (frame.queues?.length) {
+      for (const queue of frame.queues) this.queues.set(queue.ext, queue);
+      this._kind("queues");
+    }
+  }
+
+  _kind(kind) {
+    this._kinds.add(kind);
+    this._flushSoon();
   }
 
   _resync() {
@@ -461,16 +591,20 @@ export class LiveStore {
    *  by the scheduler, once per animation frame). */
   flush() {
     this._scheduled = false;
-    if (!this._all && !this._changed.size && !this._status && !this._notices.length) return;
+    if (!this._all && !this._changed.size && !this._status && !this._kinds.size && !this._notices.length) {
+      return;
+    }
     const change = {
       all: this._all,
       ids: this._all ? new Set() : this._changed,
       status: this._status,
+      kinds: this._kinds,
       notices: this._notices,
     };
     this._all = false;
     this._changed = new Set();
     this._status = false;
+    this._kinds = new Set();
     this._notices = [];
     for (const fn of this._subscribers) {
       try {
