@@ -61,7 +61,7 @@ test-postgres: install-dev prerequisites
 	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m "not bench" -q
 
 bench: install-dev prerequisites
-	$(BIN)/pytest -m bench -q -s tests/bench
+	$(BIN)/pytest -m bench -q -s --timeout=0 tests/bench
 
 lint: install-dev
 	$(BIN)/ruff format --check .
