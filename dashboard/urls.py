@@ -6,6 +6,7 @@ from dashboard import views
 
 urlpatterns = [
     path("", views.console, name="console"),
+    path("directory.json", views.directory, name="directory"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

@@ -59,6 +59,17 @@ def console(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@never_cache
+@require_GET
+def directory(request: HttpRequest) -> JsonResponse:
+    """The extension directory and the call queues with their members, as
+    the console page embeds them: the page reads them again now and then
+    (the worker refreshes them from RingCentral on its own schedule)."""
+    entries = extension_directory_get()
+    return JsonResponse({"directory": entries, "queues": call_queues_get(entries)})
+
+
 @never_cache
 @require_GET
 async def healthz(request: HttpRequest) -> JsonResponse:

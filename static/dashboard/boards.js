@@ -173,20 +173,7 @@ export class AgentBoard {
     this.query = "";
     this.queue = "";
     this.highlight = "";
-    this.agents = Object.entries(directory)
-      .filter(([, e]) => e.type === "User")
-      .map(([ext, e]) => ({ ext, name: e.name || "", number: e.number || "" }))
-      .sort((a, b) => a.name.localeCompare(b.name) || a.number.localeCompare(b.number));
-    this.queuesOf = new Map(); // agent ext -> [queue name]
-    this.members = new Map(); // queue ext -> Set(agent ext)
-    for (const q of queues) {
-      this.members.set(q.ext, new Set(q.members));
-      for (const ext of q.members) {
-        if (!this.queuesOf.has(ext)) this.queuesOf.set(ext, []);
-        this.queuesOf.get(ext).push(q.name);
-      }
-    }
-    this._list = this.agents;
+    this.setDirectory(directory, queues);
     this.scroll.addEventListener("scroll", () => this.shown && this.render(), { passive: true });
     this.body.addEventListener("click", (event) => {
       const row = event.target.closest("[data-ext]");
@@ -204,9 +191,29 @@ export class AgentBoard {
     if (shown) this.render();
   }
 
+  /** Every agent (the directory's users) and their queues. */
+  setDirectory(directory, queues) {
+    this.agents = Object.entries(directory)
+      .filter(([, e]) => e.type === "User")
+      .map(([ext, e]) => ({ ext, name: e.name || "", number: e.number || "" }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.number.localeCompare(b.number));
+    this.queuesOf = new Map(); // agent ext -> [queue name]
+    this.members = new Map(); // queue ext -> Set(agent ext)
+    for (const q of queues) {
+      this.members.set(q.ext, new Set(q.members));
+      for (const ext of q.members) {
+        if (!this.queuesOf.has(ext)) this.queuesOf.set(ext, []);
+        this.queuesOf.get(ext).push(q.name);
+      }
+    }
+    const filter = { query: this.query, queue: this.queue };
+    this.query = null; // refilter
+    this.setFilter(filter);
+  }
+
   /** Narrow the board by a search and a queue. */
   setFilter({ query = "", queue = "" }) {
-    const q = query.trim().toLowerCase();
+    const q = (query || "").trim().toLowerCase();
     if (q === this.query && queue === this.queue) return;
     this.query = q;
     this.queue = queue;

@@ -273,6 +273,43 @@ addEventListener("keydown", (event) => {
   } else return;
 });
 
+// --- the directory, read again now and then --------------------------------
+// The page embeds the directory and the queues' members; the worker
+// refreshes them from RingCentral on its own schedule (on a first run,
+// seconds after the page may have loaded), so the page reads them again:
+// soon when what it got looks unsynced, then every few minutes.
+
+let directoryText = JSON.stringify([directory, queues]);
+async function refreshDirectory() {
+  try {
+    const response = await fetch("/directory.json", { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const body = await response.json();
+    const fresh = JSON.stringify([body.directory, body.queues]);
+    if (fresh === directoryText) return;
+    directoryText = fresh;
+    text.directory = body.directory;
+    queues.splice(0, queues.length, ...body.queues);
+    agentBoard.setDirectory(body.directory, body.queues);
+    floor.index.refreshTexts();
+    floor.renderSoon();
+    const known = new Set([...filters.elements.queue.options].map((o) => o.value));
+    options(filters.elements.queue, body.queues.filter((q) => !known.has(q.ext)).map((q) => [q.ext, q.name || q.number]));
+    if (queueBoard.shown) queueBoard.render();
+  } catch {
+    // Offline for a moment: the next round tries again.
+  }
+}
+const unsynced = () => !Object.keys(text.directory).length || queues.some((q) => !q.members.length);
+const DIRECTORY_EVERY = 5 * 60 * 1000;
+setInterval(refreshDirectory, DIRECTORY_EVERY);
+let early = 0;
+const earlyTimer = setInterval(() => {
+  early += 1;
+  if (!unsynced() || early > 12) clearInterval(earlyTimer);
+  else refreshDirectory();
+}, 5000);
+
 store.start();
 
 // For the console in DevTools and for benchmarks: the store and the views.

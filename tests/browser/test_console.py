@@ -76,6 +76,8 @@ async def test_supervisor_sees_a_live_call_and_holds_it(served: ServedApp):
         await expect(leg).to_contain_text("— Proceeding")
 
         await card.get_by_role("button", name="End").click()
+        # End asks first (it ends the customer's call for everyone).
+        await page.get_by_role("dialog").get_by_role("button", name="End").click()
         await expect(card).to_have_count(0)
         await expect(page.locator("#call-count")).to_have_text("0 live calls")
         await expect(page.get_by_text("No live calls.")).to_be_visible()

@@ -37,10 +37,13 @@ async def logged_in(
     path: str = "/",
     args: list[str] | None = None,
     init_script: str | None = None,
+    username: str = "",
+    password: str = "",
 ) -> tuple[Any, Any]:
     """Chromium, logged in as the demo supervisor, the console live.
     `args` are added to Chromium's; `init_script` runs in every document
-    before the page's own scripts (benchmarks instrument the page)."""
+    before the page's own scripts (benchmarks instrument the page).
+    `username`/`password`: another user than the demo supervisor."""
     browser = await p.chromium.launch(
         executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *(args or [])]
     )
@@ -49,8 +52,8 @@ async def logged_in(
         await page.add_init_script(init_script)
     page.set_default_timeout(TIMEOUT_MS)
     await page.goto(f"{served.url}{path}")
-    await page.get_by_label("Username").fill(served.username)
-    await page.get_by_label("Password").fill(served.password)
+    await page.get_by_label("Username").fill(username or served.username)
+    await page.get_by_label("Password").fill(password or served.password)
     await page.get_by_role("button", name="Log in").click()
     await expect(page.locator("#worker-status")).to_have_text("Live")
     return browser, page

@@ -97,7 +97,9 @@ def read_banner(
 # the worker's sync would (telephony/worker/upkeep.py): records shaped like
 # RingCentral's, stored by the product's own service.
 SEED_DIRECTORY = """
-from telephony.history.services import extension_directory_replace
+from telephony.history.services import (
+    extension_directory_replace, queue_members_replace,
+)
 from telephony.simulator.engine.account import build_account
 from telephony.simulator.floor.profiles import PROFILES
 
@@ -113,6 +115,9 @@ records = [
     for q in account.queues
 ]
 extension_directory_replace(records=records)
+queue_members_replace(members={{
+    q.extension_id: [a.extension_id for a in q.members] for q in account.queues
+}})
 """
 
 
@@ -124,6 +129,7 @@ def start_served_app(
     extra_env: dict[str, str] | None = None,
     simulator: Process | None = None,
     simulator_url: str = "",
+    setup: str = "",
 ) -> ServedApp:
     """Migrate a fresh SQLite file and start `manage.py serve --profile P`
     (default `none`: calls only through the simulator's control API).
@@ -134,6 +140,9 @@ def start_served_app(
     earlier run's sync would have: the worker pages through RingCentral's
     extension list at the Medium group's pace (100 extensions a page), so
     on a 10,000-agent floor its own sync lands minutes after start.
+
+    `setup` is Python run by `manage.py shell -c` before serving (users,
+    thresholds a test needs).
 
     Reads the one-time demo password from the command's output, as a
     person following the README would.
@@ -159,6 +168,14 @@ def start_served_app(
         seed = SEED_DIRECTORY.format(profile=profile)
         subprocess.run(
             [python, "manage.py", "shell", "-c", seed],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+    if setup:
+        subprocess.run(
+            [python, "manage.py", "shell", "-c", setup],
             cwd=ROOT,
             env=env,
             check=True,

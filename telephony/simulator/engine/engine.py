@@ -302,7 +302,10 @@ class CallEngine:
             ringing = [
                 p
                 for p in session.live_parties()
-                if p.status in RINGING and p.direction == "Inbound"
+                # A queue's own leg is never the one that picks up.
+                if p.status in RINGING
+                and p.direction == "Inbound"
+                and p.kind != "queue"
             ]
             if not ringing:
                 raise EngineError("state", "No ringing party to answer")
