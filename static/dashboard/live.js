@@ -471,10 +471,13 @@ export class LiveStore {
   _setWorker(worker) {
     if (!worker) return;
     const old = this.worker;
+    // Kept whole (its beat and newest event move every few seconds: the
+    // header reads them once a second); views are told only of changes
+    // they show.
+    this.worker = worker;
     if (old && old.connected === worker.connected && old.error === worker.error && old.since === worker.since) {
       return;
     }
-    this.worker = worker;
     this._markStatus();
   }
 

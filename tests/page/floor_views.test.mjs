@@ -161,6 +161,11 @@ test("the store keeps agents, alerts, attention, queues; staleness follows the l
   // No beat for 20 s: stale, though the link says up.
   clock += 20_000;
   assert.equal(store.staleness().stale, true);
+  // A beat alone (same link state) makes it live again.
+  sock.onmessage({
+    data: JSON.stringify({ type: "worker_status", time: clock, worker: { ...worker, beat: new Date(clock).toISOString() } }),
+  });
+  assert.equal(store.staleness().stale, false);
   // The link down: stale since the worker says.
   const since = new Date(T0 + 19_000).toISOString();
   sock.onmessage({ data: JSON.stringify({ type: "worker_status", time: clock, worker: { connected: false, error: "gone", since } }) });
