@@ -128,7 +128,7 @@ export class QueueBoard {
           today ? String(today.offered) : "0",
           today ? String(today.answered) : "0",
           today ? String(today.abandoned) : "0",
-          today ? `${level}${low ? " ⚠ below" : ""} (${today.slTarget} % in ${today.slSeconds} s)` : "—",
+          today ? `${level}${low ? " ⚠ below" : ""}` : "—",
           today ? seconds(today.avgWait) : "—",
           today ? seconds(today.avgHandle) : "—",
         ],
@@ -151,6 +151,9 @@ export class QueueBoard {
         const el = k ? tr.cells[k] : a;
         if (el.textContent !== text) el.textContent = text;
       });
+      const today = this.store.queues.get(ext);
+      const target = today ? `Target: ${today.slTarget} % answered within ${today.slSeconds} s` : "";
+      if (tr.cells[9].title !== target) tr.cells[9].title = target;
     });
   }
 }

@@ -15,7 +15,20 @@ export const STATE_LABELS = {
 
 export const DIRECTION_ARROWS = { Inbound: "↙", Outbound: "↗", Internal: "⇄" };
 
+/** A queue call no agent has answered and no agent leg holds: the
+ *  caller waits in the queue (RingCentral shows their leg as Answered, by
+ *  the queue, so the call's state alone says "talking"). */
+export function inQueue(call) {
+  return Boolean(call.queue) && !call.answered && !call.agent?.id;
+}
+
+/** The state a supervisor sees: the call's, or "queued" while in queue. */
+export function displayState(call) {
+  return inQueue(call) && call.state === "talking" ? "queued" : call.state;
+}
+
 export function stateLabel(call) {
+  if (displayState(call) === "queued") return "In queue";
   return STATE_LABELS[call.state] || call.state || "";
 }
 
@@ -123,12 +136,20 @@ export class CallText {
     return `${parts.join("\n")}\n${numbers.join("\n")}`.toLowerCase();
   }
 
-  /** The agent leg's actions as the registry offers them now. */
+  /** The agent leg's actions as the registry offers them now; a call with
+   *  no agent leg (waiting in a queue, transferred outside) still offers
+   *  End, which ends the whole call. */
   offeredActions(call) {
     const agent = call.agent;
-    if (!agent) return [];
+    if (!agent?.id) return actingParty(call) ? this.actions.filter((a) => a.name === "end") : [];
     return this.actions.filter((action) => offered(action, agent));
   }
+}
+
+/** The leg a command names: the agent's, else (End only) any live leg. */
+export function actingParty(call) {
+  if (call.agent?.id) return call.agent;
+  return [call.customer, ...(call.others || [])].find((p) => p && p.id) || null;
 }
 
 function joinNameNumber(name, number) {
@@ -159,9 +180,11 @@ export function flagsOf(call) {
   return flags.join(" · ");
 }
 
-/** When the time shown started: the agent leg's status change, else the
- *  call's last update, else its start (ISO text, or ""). */
+/** When the time shown started: the call's start while it waits in a
+ *  queue, else the agent leg's status change, else the call's last update,
+ *  else its start (ISO text, or ""). */
 export function timerSince(call) {
+  if (inQueue(call)) return call.start || ""; // how long the caller has waited
   return call.agent?.since || call.updated || call.start || "";
 }
 

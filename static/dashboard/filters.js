@@ -3,7 +3,7 @@
 // address bar and written back to it (url.js), so a view can be bookmarked
 // and the back button undoes a change. Pure: no DOM, tested in Node.
 
-import { recordingState, timerSince, parseTime } from "./calls.js";
+import { inQueue, recordingState, timerSince, parseTime } from "./calls.js";
 
 export const VIEWS = ["calls", "queues", "agents"];
 export const SORTS = {
@@ -75,7 +75,7 @@ export function queueOf(call) {
 
 /** Waiting in a queue: a queue call nobody has answered yet. */
 export function isWaiting(call) {
-  return Boolean(call.queue) && !call.answered && (call.state === "setup" || call.state === "ringing");
+  return Boolean(call.queue) && !call.answered && (call.state === "setup" || call.state === "ringing" || inQueue(call));
 }
 
 /**

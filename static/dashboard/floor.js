@@ -10,7 +10,7 @@
 // CARDS_UP_TO live calls).
 
 import { FloorIndex } from "./floor-index.js";
-import { DIRECTION_ARROWS, flagsOf, stateLabel, timerText } from "./calls.js";
+import { DIRECTION_ARROWS, actingParty, displayState, flagsOf, stateLabel, timerText } from "./calls.js";
 import { ALERT_LABELS, callContext, othersOn } from "./panels.js";
 import { callFilter, groupOf, sortKeyFor } from "./filters.js";
 
@@ -541,9 +541,10 @@ export class FloorView {
     if (el._call !== call) {
       const previous = el._call;
       el._call = call;
-      if (!previous || previous.state !== call.state) {
-        el.dataset.state = call.state;
-        f.icon.setAttribute("href", `#icon-${ICONS.has(call.state) ? call.state : "setup"}`);
+      const state = displayState(call);
+      if (el.dataset.state !== state || !previous) {
+        el.dataset.state = state;
+        f.icon.setAttribute("href", `#icon-${ICONS.has(state) ? state : "ringing"}`);
         f.state.textContent = stateLabel(call);
       }
       setText(f.arrow, DIRECTION_ARROWS[call.dir] || "");
@@ -600,7 +601,7 @@ export class FloorView {
 
   _fillActions(el, call, busy, transfer) {
     const box = el._f.actions;
-    if (!this.canControl || !call.agent?.id) {
+    if (!this.canControl || !actingParty(call)) {
       if (el._actions !== "") {
         box.replaceChildren();
         el._actions = "";
@@ -709,7 +710,7 @@ export class FloorView {
       return;
     }
     const action = this.text.actionByName[button.dataset.action];
-    if (!action || !call.agent) return;
+    if (!action || !actingParty(call)) return;
     if (action.name === "transfer") {
       this.transfers.set(call.id, "");
       this.focusTransfer = call.id;
@@ -726,7 +727,9 @@ export class FloorView {
    */
   async act(call, name, params) {
     const action = this.text.actionByName[name];
-    if (!action || !call.agent?.id || this.stale || this.store.pendingFor(call.id)) return false;
+    if (!action || this.stale || this.store.pendingFor(call.id)) return false;
+    if (!call.agent?.id && name !== "end") return false;
+    if (!actingParty(call)) return false;
     const others = (this.store.attention.get(call.id)?.pending || []).filter((p) => p.user !== this.me);
     const questions = [];
     if (others.length) {
@@ -743,10 +746,10 @@ export class FloorView {
       });
       if (!ok) return false;
       call = this.store.get(call.id);
-      if (!call?.agent?.id) return false;
+      if (!call || !actingParty(call)) return false;
     }
-    if (!params && action.params.includes("recordingId")) params = { recordingId: call.agent.rec?.id };
-    return this.store.command(call.id, call.agent.id, action.name, params) !== null;
+    if (!params && action.params.includes("recordingId")) params = { recordingId: call.agent?.rec?.id };
+    return this.store.command(call.id, actingParty(call).id, action.name, params) !== null;
   }
 
   _onSubmit(event) {

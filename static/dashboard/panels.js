@@ -15,6 +15,7 @@ export const ALERT_LABELS = {
 };
 
 const FIX_LABELS = { unhold: "Unhold", listen: "Listen" };
+const MAX_SHOWN = 100;
 
 /** "Vera Costa (ext 2582) with MUELLER KLAUS (+14155555265)": which call
  *  a button acts on, for its accessible description. */
@@ -47,6 +48,10 @@ export function alertSubject(alert, store, text) {
   if (alert.subject === "call") {
     const call = store.get(alert.subjectId);
     if (!call) return "A call that has ended";
+    if (alert.kind === "long_wait") {
+      // Who waits, and where: the agents ringing are not the point.
+      return [text.queueLabel(call), text.customerLabel(call)].filter(Boolean).join(" · ") || "A caller";
+    }
     return text.agentLabel(call) || text.customerLabel(call) || text.queueLabel(call) || "A call";
   }
   if (alert.subject === "queue") return text.queueName(alert.subjectId);
@@ -77,10 +82,13 @@ export class AlertsPanel {
     Object.assign(this, { store, text, root, canControl, onFix });
     this.list = root.querySelector("ol");
     this.count = root.querySelector(".alert-count");
+    this.more = root.querySelector(".alerts-more");
     this.stale = false;
     this._items = new Map(); // alert id -> <li>
+    // Redrawn when the alerts change (not on every call update: a big
+    // floor's calls change ten times a second); ages tick on their own.
     store.subscribe((change) => {
-      if (change.kinds.has("alerts") || change.all || change.ids.size) this.render();
+      if (change.kinds.has("alerts") || change.all) this.render();
     });
     root.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-alert]");
@@ -104,8 +112,18 @@ export class AlertsPanel {
     const open = alerts.filter((a) => !a.ackedBy).length;
     this.count.textContent = alerts.length ? `${open} open · ${alerts.length - open} acknowledged` : "none";
     this.root.classList.toggle("has-open", open > 0);
-    const items = alerts.map((alert) => this._item(alert));
-    for (const [id, li] of this._items) if (!this.store.alerts.has(id)) this._items.delete(id) && li.remove();
+    // The oldest open ones first, at most MAX_SHOWN in the list (a floor in
+    // trouble raises hundreds: the count says how many there are).
+    const shown = alerts.slice(0, MAX_SHOWN);
+    const items = shown.map((alert) => this._item(alert));
+    const keep = new Set(shown.map((a) => a.id));
+    for (const [id, li] of this._items) {
+      if (!keep.has(id)) {
+        this._items.delete(id);
+        li.remove();
+      }
+    }
+    this.more.textContent = alerts.length > MAX_SHOWN ? `and ${alerts.length - MAX_SHOWN} more` : "";
     // Keep the order without rebuilding: move only what is out of place.
     let next = this.list.firstElementChild;
     for (const li of items) {
@@ -166,10 +184,14 @@ export class AlertsPanel {
   _age(li) {
     const alert = li._alert;
     const since = parseTime(alert.since);
-    const text =
-      alert.kind === "service_level"
-        ? alertLimit(alert)
-        : `${formatDuration(this.store.serverNow() - since)} (${alertLimit(alert)})`;
+    let text;
+    if (alert.kind === "service_level") {
+      const today = this.store.queues.get(alert.subjectId);
+      const level = today?.offered ? Math.round((100 * today.withinSl) / today.offered) : null;
+      text = level === null ? alertLimit(alert) : `${level} % today, target ${alert.threshold} %`;
+    } else {
+      text = `${formatDuration(this.store.serverNow() - since)} (${alertLimit(alert)})`;
+    }
     if (li._age !== text) {
       li._age = text;
       li.querySelector(".alert-age").textContent = text;

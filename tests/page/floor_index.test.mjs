@@ -158,12 +158,17 @@ test("offered actions follow the registry's statuses, mute and recording states"
     { name: "unhold", label: "Unhold", statuses: ["Hold"], muted: null, recording: null, params: [] },
     { name: "mute", label: "Mute", statuses: ["Answered", "Hold"], muted: false, recording: null, params: [] },
     { name: "record_pause", label: "Pause rec", statuses: ["Answered", "Hold"], muted: null, recording: "active", params: ["recordingId"] },
+    { name: "end", label: "End", statuses: ["Answered", "Hold", "Proceeding"], muted: null, recording: null, params: [] },
   ];
   const t = new CallText({ actions });
-  const names = (agent) => t.offeredActions({ agent }).map((a) => a.label);
-  assert.deepEqual(names({ status: "Answered" }), ["Hold", "Mute"]);
-  assert.deepEqual(names({ status: "Hold", muted: true, rec: { id: "r", active: true } }), ["Unhold", "Pause rec"]);
+  const names = (agent) => t.offeredActions({ agent: { id: "a", ...agent } }).map((a) => a.label);
+  assert.deepEqual(names({ status: "Answered" }), ["Hold", "Mute", "End"]);
+  assert.deepEqual(names({ status: "Hold", muted: true, rec: { id: "r", active: true } }), ["Unhold", "Pause rec", "End"]);
   assert.deepEqual(t.offeredActions({}), []);
+  // No agent leg (waiting in a queue): End only, on the whole call.
+  assert.deepEqual(t.offeredActions({ customer: { id: "c", status: "Answered" } }).map((a) => a.label), ["End"]);
+  // A far end known only by name has no leg to act on.
+  assert.deepEqual(t.offeredActions({ customer: { name: "X" } }), []);
 });
 
 test("rows in order stay put: a longest increasing run of DOM positions", () => {
