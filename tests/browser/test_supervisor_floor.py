@@ -332,6 +332,43 @@ async def test_two_supervisors_see_each_other_on_a_call_and_end_asks_first(
         await browser.close()
 
 
+async def test_keyboard_shortcuts_and_dark_mode(served: ServedApp):
+    async with (
+        async_playwright() as p,
+        httpx.AsyncClient(base_url=served.simulator_url, timeout=10) as sim,
+    ):
+        browser, page = await logged_in(p, served)
+        session_id = await place_call(sim, agent="109", answer=True)
+        card = page.locator(f'[data-session-id="{session_id}"]')
+        await expect(card).to_be_visible()
+
+        await page.keyboard.press("?")
+        shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
+        await expect(shortcuts).to_contain_text("Hold or unhold the open call")
+        await page.keyboard.press("Escape")
+        await expect(shortcuts).to_be_hidden()
+
+        await page.keyboard.press("j")  # the first call opens
+        await expect(card).to_have_class(re.compile(r"\bselected\b"))
+        await page.keyboard.press("h")
+        await expect(card.locator(".state")).to_have_text("On hold")
+        await page.keyboard.press("h")
+        await expect(card.locator(".state")).to_have_text("Talking")
+        await page.keyboard.press("/")
+        await expect(page.get_by_label("Search calls")).to_be_focused()
+
+        # Dark follows the system; the switch overrides it and is remembered.
+        await page.emulate_media(color_scheme="dark")
+        await screenshot(page, "floor-small-dark")
+        theme = page.get_by_role("button", name=re.compile("^Colour scheme"))
+        await theme.click()
+        await expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        await page.reload()
+        await expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        await hang_up(sim, session_id)
+        await browser.close()
+
+
 async def test_stale_while_the_ringcentral_link_is_down_and_clear_after(
     served: ServedApp,
 ):
