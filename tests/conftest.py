@@ -15,6 +15,36 @@ from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, L
 from tests.support import WAIT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_database_sessions(django_db_setup: Any) -> Any:
+    """Before the test database is dropped, end the connections that worker
+    threads (database_sync_to_async's executor) still hold: PostgreSQL
+    refuses to drop a database in use ("being accessed by other users")."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    import psycopg
+
+    params = connection.settings_dict
+    # (Whether the settings name the test database again by now or not.)
+    test_name = connection.creation._get_test_db_name()
+    with psycopg.connect(
+        dbname="postgres",
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        autocommit=True,
+    ) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
+            [[test_name, params["NAME"]]],
+        )
+
+
 @pytest.fixture(autouse=True)
 def channel_layer(settings: Any) -> None:
     settings.CHANNEL_LAYERS = {
