@@ -184,11 +184,19 @@ async def test_find_a_call_by_number_and_by_extension_then_hold_it(
             sessions = (await sim.get("/_sim/state")).json()["sessions"]
             if not paused:
                 sessions = [s for s in sessions if s["id"] == placed]
-            else:  # the console has caught up with the still floor
-                await expect(page.locator("#call-count")).to_have_text(
-                    f"{len(sessions):,} live calls", timeout=CONVERGE_MS
-                )
-            call = talking_call(sessions)
+            # A call the console holds (the exact count is the test above's:
+            # here any call will do, as long as the page has it).
+            held = await page.wait_for_function(
+                """ids => {
+                    const calls = window.switchboard?.store.calls;
+                    const found = calls ? ids.filter((id) => calls.has(id)) : [];
+                    return found.length ? found : null;
+                }""",
+                arg=[s["id"] for s in sessions],
+                timeout=CONVERGE_MS,
+            )
+            known = set(await held.json_value())
+            call = talking_call([s for s in sessions if s["id"] in known])
             row = page.locator(f'[data-session-id="{call["id"]}"]')
             search = page.get_by_label("Search calls")
             await screenshot(page, "floor-load-5000-rows")  # the full floor
