@@ -191,15 +191,29 @@ export class AgentBoard {
   show(shown) {
     this.shown = shown;
     this.root.hidden = !shown;
-    if (shown) this.render();
+    if (shown) {
+      this._build();
+      this.render();
+    }
   }
 
-  /** Every agent (the directory's users) and their queues. */
+  /** Every agent (the directory's users) and their queues; built when
+   *  the board is first shown (thousands of agents: not at page start). */
   setDirectory(directory, queues) {
+    this._source = { directory, queues };
+    this._built = false;
+    if (this.shown) this._build();
+  }
+
+  _build() {
+    if (this._built) return;
+    this._built = true;
+    const { directory, queues } = this._source;
+    const byName = new Intl.Collator("en").compare;
     this.agents = Object.entries(directory)
       .filter(([, e]) => e.type === "User")
       .map(([ext, e]) => ({ ext, name: e.name || "", number: e.number || "" }))
-      .sort((a, b) => a.name.localeCompare(b.name) || a.number.localeCompare(b.number));
+      .sort((a, b) => byName(a.name, b.name) || byName(a.number, b.number));
     this.queuesOf = new Map(); // agent ext -> [queue name]
     this.members = new Map(); // queue ext -> Set(agent ext)
     for (const q of queues) {
@@ -217,6 +231,12 @@ export class AgentBoard {
   /** Narrow the board by a search and a queue. */
   setFilter({ query = "", queue = "" }) {
     const q = (query || "").trim().toLowerCase();
+    if (!this._built) {
+      // Applied when the board is built.
+      this.query = q;
+      this.queue = queue;
+      return;
+    }
     if (q === this.query && queue === this.queue) return;
     this.query = q;
     this.queue = queue;

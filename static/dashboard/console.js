@@ -152,14 +152,30 @@ function options(select, entries) {
   for (const [value, label] of entries) select.add(new Option(label, value));
 }
 options(filters.elements.queue, queues.map((q) => [q.ext, q.name || q.number]));
-options(
-  filters.elements.agent,
-  Object.entries(directory)
+// The agent menu is built when first opened: a floor has thousands of
+// agents, and building it costs more than the rest of the page's start.
+const agentMenu = filters.elements.agent;
+const agentOptions = new Set([""]);
+function agentOption(ext, label) {
+  if (agentOptions.has(ext)) return;
+  agentOptions.add(ext);
+  agentMenu.add(new Option(label, ext));
+}
+let agentMenuBuilt = false;
+function buildAgentMenu() {
+  if (agentMenuBuilt) return;
+  agentMenuBuilt = true;
+  const byName = new Intl.Collator("en").compare;
+  const chosen = agentMenu.value;
+  Object.entries(text.directory)
     .filter(([, e]) => e.type === "User")
-    .sort(([, a], [, b]) => (a.name || "").localeCompare(b.name || ""))
+    .sort(([, a], [, b]) => byName(a.name || "", b.name || ""))
     .slice(0, 5000) // a menu of 10,000 names helps nobody: search finds the rest
-    .map(([ext, e]) => [ext, `${e.name} (ext ${e.number})`]),
-);
+    .forEach(([ext, e]) => agentOption(ext, `${e.name} (ext ${e.number})`));
+  agentMenu.value = chosen;
+}
+agentMenu.addEventListener("focus", buildAgentMenu);
+agentMenu.addEventListener("pointerdown", buildAgentMenu);
 options(filters.elements.state, Object.entries(STATES));
 options(filters.elements.dir, DIRECTIONS.map((d) => [d, d]));
 options(filters.elements.rec, Object.entries(RECORDING));
@@ -196,10 +212,8 @@ function apply() {
   for (const select of filters.elements) {
     if (select.name && select.name in view) {
       const value = String(view[select.name] || "");
-      // An agent beyond the menu's list still filters: add it.
-      if (select.name === "agent" && value && ![...select.options].some((o) => o.value === value)) {
-        select.add(new Option(text.extensionLabel(value), value));
-      }
+      // An agent not in the menu (not built yet, or beyond it) still filters.
+      if (select.name === "agent" && value) agentOption(value, text.extensionLabel(value));
       select.value = value || (select.name === "sort" ? "oldest" : "");
     }
   }
