@@ -13,8 +13,9 @@ export const PRESENCE_LABELS = {
   away: "Away",
   dnd: "Do not disturb",
   offline: "Offline",
+  unknown: "Not known yet", // no presence from RingCentral yet
 };
-const PRESENCE_ICONS = { available: "●", away: "◐", dnd: "⊘", offline: "○" };
+const PRESENCE_ICONS = { available: "●", away: "◐", dnd: "⊘", offline: "○", unknown: "?" };
 export const AGENT_CALL_LABELS = {
   idle: "Idle",
   ringing: "Ringing",
@@ -62,7 +63,7 @@ export function queueWaits(calls, now) {
 }
 
 /** Agents of a queue by what they can do now: available (present, not on a
- *  call), busy (on a call), away (away, DND or offline). */
+ *  call), busy (on a call), away (away, DND, offline, or not known yet). */
 export function queueAgents(members, agents, busy) {
   const counts = { available: 0, busy: 0, away: 0 };
   for (const ext of members) {
@@ -266,7 +267,7 @@ export class AgentBoard {
 
   _row(agent, i, call, now) {
     const presence = this.store.agents.get(agent.ext);
-    const state = presence?.state || "offline";
+    const state = presence?.state || "unknown";
     const callState = call?.state || "idle";
     const since = parseTime(call ? call.since : presence?.since);
     const row = document.createElement("div");

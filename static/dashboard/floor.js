@@ -407,11 +407,13 @@ export class FloorView {
     this.empty.hidden = count > 0;
     if (!count) {
       const narrowed = this.index.query || this.index.filter;
-      this.empty.textContent = !this.store.size
-        ? "No live calls."
-        : narrowed
-          ? `No live calls match${this.index.query ? ` “${this.index.query}”` : ""}${this.index.filter ? " these filters" : ""}.`
-          : "No live calls.";
+      let text = "No live calls.";
+      if (!this.store.loaded) text = "Loading the floor…";
+      else if (this.store.size && narrowed) {
+        const search = this.index.query ? ` “${this.index.query}”` : "";
+        text = `No live calls match${search}${this.index.filter ? " these filters" : ""}.`;
+      }
+      this.empty.textContent = text;
     }
     if (this.focusTransfer) {
       const input = this.active.get(this.focusTransfer)?.querySelector("form.transfer input");
