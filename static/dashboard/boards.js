@@ -184,7 +184,7 @@ export class AgentBoard {
       if (row && event.target.closest("button")) this.onAgent(row.dataset.ext);
     });
     store.subscribe((change) => {
-      if (this.shown && (change.all || change.kinds.has("agents"))) this.render();
+      if (this.shown && (change.all || change.kinds.has("agents") || change.kinds.has("alerts"))) this.render();
     });
     setInterval(() => this.shown && this.render(), 1000);
   }
@@ -254,6 +254,11 @@ export class AgentBoard {
   render() {
     const list = this._list;
     const calls = agentCalls(this.store.calls);
+    // Agents an alert is about (DND too long): marked, in words too.
+    this._alerted = new Map();
+    for (const alert of this.store.alerts.values()) {
+      if (alert.subject === "agent") this._alerted.set(alert.subjectId, alert);
+    }
     const now = this.store.serverNow();
     this.body.style.height = `${list.length * AGENT_ROW}px`;
     this.scroll.setAttribute("aria-rowcount", String(list.length));
@@ -301,6 +306,10 @@ export class AgentBoard {
       row.append(cell);
     });
     if (agent.ext === this.highlight) row.classList.add("highlight");
+    if (this._alerted.has(agent.ext)) {
+      row.classList.add("alerted");
+      row.children[1].append(" · ⚠ too long");
+    }
     return row;
   }
 }

@@ -4,7 +4,7 @@ filters in the address bar, an alert shared by two supervisors and fixed
 from its button, Listen then Mute, two supervisors seeing each other, End's
 confirmation, and STALE while the RingCentral link is down.
 
-Thresholds are short here (a hold alerts after 2 s), set in the database
+Thresholds are short here (a hold or DND alerts after 2 s), set in the database
 before serving as an administrator would in the admin site."""
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from telephony.models import QueueSettings
 QueueSettings.objects.update_or_create(
-    queue_extension_id="", defaults={{"long_hold_seconds": 2}}
+    queue_extension_id="",
+    defaults={{"long_hold_seconds": 2, "dnd_too_long_seconds": 2}},
 )
 bob = get_user_model().objects.create_user(
     {SECOND_USER!r}, password={SECOND_PASSWORD!r}, is_staff=True
@@ -259,6 +260,33 @@ async def test_an_alert_is_shared_acknowledged_and_fixed_from_its_button(
         assert agent["status"]["code"] == "Answered"
         await hang_up(sim, session_id)
         await other.close()
+        await browser.close()
+
+
+async def test_an_agent_on_dnd_too_long_is_marked_and_shown_from_the_alert(
+    served: ServedApp,
+):
+    async with (
+        async_playwright() as p,
+        httpx.AsyncClient(base_url=served.simulator_url, timeout=10) as sim,
+    ):
+        browser, page = await logged_in(p, served)
+        await sim.post(
+            "/_sim/agents/110/presence", json={"dndStatus": "DoNotAcceptAnyCalls"}
+        )
+        alert = page.locator("#alerts .alert", has_text="DND too long")
+        await expect(alert).to_contain_text("Jamal Wright (ext 110)")
+        await alert.get_by_role("button", name="Show agent").click()
+        await expect(page).to_have_url(re.compile(r"view=agents"))
+        row = page.locator('.agent-row[data-ext="1000000110"]')
+        await expect(row).to_have_class(re.compile(r"\bhighlight\b"))
+        await expect(row.locator(".a-presence")).to_have_text(
+            "⊘ Do not disturb · ⚠ too long"
+        )
+        # Back to taking calls: the alert clears everywhere.
+        await sim.post("/_sim/agents/110/presence", json={"dndStatus": "TakeAllCalls"})
+        await expect(alert).to_have_count(0)
+        await expect(row.locator(".a-presence")).to_have_text("● Available")
         await browser.close()
 
 
