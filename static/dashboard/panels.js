@@ -256,6 +256,8 @@ export class DetailPanel {
     if (!this.id) return;
     const call = this.store.get(this.id);
     if (!call) {
+      // Nobody is on an ended call: stop telling the server we are.
+      this.store.view(null);
       this.title.textContent = "This call has ended.";
       this.legs.replaceChildren();
       this.actions.replaceChildren();
