@@ -367,8 +367,10 @@ async def test_keyboard_shortcuts_and_dark_mode(served: ServedApp):
     ):
         browser, page = await logged_in(p, served)
         session_id = await place_call(sim, agent="109", answer=True)
+        # Only this agent's call (another test's may still be ending).
+        await page.goto(f"{served.url}/?agent=1000000109")
         card = page.locator(f'[data-session-id="{session_id}"]')
-        await expect(card).to_be_visible()
+        await expect(card.locator(".state")).to_have_text("Talking")
 
         await page.keyboard.press("?")
         shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
