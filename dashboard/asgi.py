@@ -10,16 +10,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 from dashboard.routing import websocket_urlpatterns
+from dashboard.security import SameOriginValidator, StaticFiles
 
 application = ProtocolTypeRouter(
     {
         # Static files come from the same process: `make run` needs no proxy.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
+        "http": StaticFiles(django_asgi_app),
+        # The origin must be this site's exactly (dashboard.security).
+        "websocket": SameOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

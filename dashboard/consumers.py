@@ -53,7 +53,13 @@ class BadMessage(ValueError):
 def valid_id(content: dict[str, Any], name: str) -> str:
     """A session or party id from a browser message, or BadMessage."""
     value = content.get(name)
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+    # Dots alone are a path segment ("..") that an HTTP client collapses,
+    # leaving the session's path: never an id.
+    if (
+        not isinstance(value, str)
+        or not ID_PATTERN.match(value)
+        or not value.strip(".")
+    ):
         raise BadMessage(f"Invalid {name}.")
     return value
 

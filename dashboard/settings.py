@@ -46,6 +46,8 @@ def env_float(name: str, default: float) -> float:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+# /metrics for a scraper: `Authorization: Bearer <this>` (unset: staff only).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 # No key: an ephemeral random one, so nothing ever runs on a fixed default.
 # Sessions then die with the process; `make run` keeps a generated key in
 # var/secret_key (DJANGO_SECRET_KEY_FILE) so logins survive restarts.

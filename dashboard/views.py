@@ -6,11 +6,12 @@ serves the Prometheus registry (docs/operations.md)."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import hmac
 import logging
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -111,21 +112,22 @@ async def _worker_health() -> dict[str, Any] | None:
 @never_cache
 @require_GET
 async def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition of this process's registry: for staff users,
-    or for a scraper on this host talking to daphne directly (loopback
-    address and no proxy header)."""
-    user = await request.auser()
-    if not (user.is_active and user.is_staff) and not _direct_loopback(request):
-        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    """Prometheus exposition of this process's registry: for a scraper that
+    sends `Authorization: Bearer <METRICS_TOKEN>` (a setting; unset, no
+    token works), or for a staff user's session. Never by address: a proxy
+    on the same host would make every visitor look local."""
+    if not _bearer_ok(request):
+        user = await request.auser()
+        if not (user.is_active and user.is_staff):
+            return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
-def _direct_loopback(request: HttpRequest) -> bool:
-    """A client on this host, not relayed by a reverse proxy (which would
-    make every visitor look local)."""
-    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
+def _bearer_ok(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if not token:
         return False
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
+    scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )

@@ -27,6 +27,17 @@ export function displayState(call) {
   return inQueue(call) && call.state === "talking" ? "queued" : call.state;
 }
 
+// Right-to-left letters and bidirectional controls: a caller id holding a
+// right-to-left override would reverse the rest of its line (the number
+// included) unless it is isolated.
+const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c\ufb1d-\ufefc]/;
+
+/** A name as its own bidirectional island (FSI … PDI) when it holds
+ *  right-to-left text or bidi controls; other names as they are. */
+export function isolate(name) {
+  return name && BIDI.test(name) ? `\u2068${name}\u2069` : name;
+}
+
 export function stateLabel(call) {
   if (displayState(call) === "queued") return "In queue";
   return STATE_LABELS[call.state] || call.state || "";
@@ -49,7 +60,7 @@ export class CallText {
     const entry = party.ext ? this.directory[party.ext] : undefined;
     return {
       // The directory's name is the person's; a leg's may be a caller id.
-      name: entry?.name || party.name || "",
+      name: isolate(entry?.name || party.name || ""),
       ext: entry?.number || "",
       number: party.number || "",
     };
@@ -82,7 +93,7 @@ export class CallText {
   extensionLabel(extId) {
     const entry = this.directory[extId];
     if (!entry) return `Extension ${extId}`;
-    return `${entry.name || "Extension"} (ext ${entry.number})`;
+    return `${isolate(entry.name) || "Extension"} (ext ${entry.number})`;
   }
 
   /** A call queue's name by its extension id. */

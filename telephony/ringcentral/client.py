@@ -36,7 +36,11 @@ JsonDict = dict[str, Any]
 
 def session_path(session_id: str, *parts: str) -> str:
     """A Call Control path. Ids are opaque (some are base64-like) and are
-    encoded whole, `/` included, so one can never address another."""
+    encoded whole, `/` included, so one can never address another; an id
+    of dots alone ("..", which HTTP clients collapse) is refused."""
+    for part in (session_id, *parts):
+        if not part.strip("."):
+            raise ValueError(f"{part!r} is not an id")
     return "/".join([SESSIONS, *(quote(p, safe="") for p in (session_id, *parts))])
 
 

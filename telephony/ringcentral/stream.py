@@ -293,7 +293,9 @@ async def _notifications(
         try:
             frame = parse_frame(raw)
         except MalformedFrame as exc:
-            logger.warning("skipping malformed frame: %s: %.200r", exc, raw)
+            # What is wrong and how big, never the frame: frames carry
+            # recovery tokens and customers' numbers.
+            logger.warning("skipping malformed frame (%d bytes): %s", len(raw), exc)
             continue
         session.seen(getattr(frame, "wsc", None))
         if isinstance(frame, Notification):

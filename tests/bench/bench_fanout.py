@@ -63,7 +63,12 @@ from tests.support.lean_clients import (
     floor_main,
     pipe_recv,
 )
-from tests.support.served import ServedApp, login_cookie, start_split_app
+from tests.support.served import (
+    METRICS_HEADERS,
+    ServedApp,
+    login_cookie,
+    start_split_app,
+)
 
 pytestmark = pytest.mark.bench
 
@@ -191,7 +196,7 @@ def metric(text: str, name: str) -> float:
 
 
 async def serve_metrics(http: httpx.AsyncClient) -> str:
-    return (await http.get("/metrics")).text
+    return (await http.get("/metrics", headers=METRICS_HEADERS)).text
 
 
 # --- one measurement ---------------------------------------------------------

@@ -40,7 +40,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.support.browser import logged_in
-from tests.support.served import start_split_app
+from tests.support.served import METRICS_HEADERS, start_split_app
 
 pytestmark = pytest.mark.bench
 
@@ -161,7 +161,7 @@ def host_cpu() -> tuple[float, float]:
 
 async def live_calls(url: str) -> int:
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        text = (await http.get("/metrics")).text
+        text = (await http.get("/metrics", headers=METRICS_HEADERS)).text
     match = re.search(r"^switchboard_telephony_live_calls ([0-9.e+]+)$", text, re.M)
     return int(float(match[1])) if match else 0
 

@@ -18,7 +18,12 @@ import pytest
 
 from tests.support import WAIT
 from tests.support.console import Console
-from tests.support.served import ServedApp, login_cookie, start_served_app
+from tests.support.served import (
+    METRICS_HEADERS,
+    ServedApp,
+    login_cookie,
+    start_served_app,
+)
 
 CONSOLES = 1000
 
@@ -46,7 +51,7 @@ def cookie(served: ServedApp) -> str:
 
 async def metric(served: ServedApp, name: str) -> float:
     async with httpx.AsyncClient(timeout=WAIT) as http:
-        text = (await http.get(f"{served.url}/metrics")).text
+        text = (await http.get(f"{served.url}/metrics", headers=METRICS_HEADERS)).text
     match = re.search(rf"^{name}(?:_total)? ([0-9.e+]+)$", text, re.M)
     return float(match[1]) if match else 0.0
 

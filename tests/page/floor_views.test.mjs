@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { CallText } from "../../static/dashboard/calls.js";
+import { CallText, isolate } from "../../static/dashboard/calls.js";
 import { callFilter, groupOf, readView, sortKeyFor, viewParams } from "../../static/dashboard/filters.js";
 import { agentCalls, queueAgents, queueWaits } from "../../static/dashboard/boards.js";
 import { alertLimit, callContext, othersOn } from "../../static/dashboard/panels.js";
@@ -180,4 +180,13 @@ test("the store keeps agents, alerts, attention, queues; staleness follows the l
   store.acknowledge("x");
   store.view("t");
   assert.deepEqual(sent.slice(-2), [{ type: "ack", alertId: "x" }, { type: "viewing", sessionId: "t" }]);
+});
+
+test("names with right-to-left text or bidi controls are isolated", () => {
+  const evil = "EVIL\u202eLLAC"; // a right-to-left override in a caller id
+  assert.equal(isolate(evil), `\u2068${evil}\u2069`);
+  assert.equal(isolate("Vera Costa"), "Vera Costa");
+  assert.equal(isolate("שרה לוי"), "\u2068שרה לוי\u2069");
+  const call = { id: "x", customer: { id: "c", name: evil, number: "+14155550100" } };
+  assert.equal(text.customerLabel(call), `\u2068${evil}\u2069 (+14155550100)`);
 });

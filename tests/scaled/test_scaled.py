@@ -23,7 +23,14 @@ import redis
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
 from tests.support import WAIT
 from tests.support.console import Console
-from tests.support.served import Process, answers, free_port, login_cookie
+from tests.support.served import (
+    METRICS_HEADERS,
+    METRICS_TOKEN,
+    Process,
+    answers,
+    free_port,
+    login_cookie,
+)
 
 POSTGRES = os.environ.get(
     "SWITCHBOARD_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"
@@ -54,6 +61,7 @@ def deployment(database: str) -> Iterator[dict[str, Any]]:
         "DATABASE_URL": database,
         "REDIS_URL": REDIS,
         "DJANGO_SECRET_KEY": "scaled-test-only",
+        "METRICS_TOKEN": METRICS_TOKEN,
         "RINGCENTRAL_SERVER_URL": f"http://127.0.0.1:{sim_port}",
         "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
         "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
@@ -255,7 +263,7 @@ async def health(url: str) -> dict[str, Any]:
 
 async def feed_loads(url: str) -> float:
     async with httpx.AsyncClient(base_url=url, timeout=WAIT) as http:
-        text = (await http.get("/metrics")).text
+        text = (await http.get("/metrics", headers=METRICS_HEADERS)).text
     match = re.search(
         r"^switchboard_feed_floor_loads(?:_total)? ([0-9.e+]+)$", text, re.M
     )

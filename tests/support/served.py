@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT: list[str] = []
 # The embedded RingCentral's public local credentials, for a serve that
 # follows one running in another process.
+# /metrics wants a bearer token (METRICS_TOKEN) or a staff session; the
+# served apps of the tests and benchmarks scrape it with this one.
+METRICS_TOKEN = "metrics-test-only"
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 SIMULATOR_CREDENTIALS = {
     "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
     "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
@@ -151,6 +156,7 @@ def start_served_app(
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "DJANGO_SECRET_KEY": "browser-test-only",
+        "METRICS_TOKEN": METRICS_TOKEN,
         "PYTHONUNBUFFERED": "1",
         "RINGCENTRAL_SERVER_URL": simulator_url,
         **(SIMULATOR_CREDENTIALS if simulator_url else {}),

@@ -129,9 +129,16 @@ async def test_a_malformed_frame_is_skipped_and_the_next_event_arrives(caplog):
         await ws.send(details(("w", 1)))
         await ws.send(subscription_reply(await ws.recv()))
         await ws.send("not json at all")
+        # A frame that fails validation, holding a token and a number.
+        await ws.send('[{"type": "Bogus", "wsc": {"token": "wsc-SECRET-1"}}, '
+                      '{"phone": "+14155550123"}]')  # fmt: skip
         await ws.send(notification)
         await ws.wait_closed()
 
     items, _ = await collect(handler, 2)
     assert items[1].session.telephony_session_id == "s-1"
     assert any("skipping malformed frame" in r.message for r in caplog.records)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "wsc-SECRET-1" not in logged
+    assert "4155550123" not in logged
+    assert "not json at all" not in logged
