@@ -63,6 +63,34 @@ CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in env_str("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
 ]
 
+# Production behind HTTPS (docs/operations.md "Production settings"):
+# DJANGO_SECURE=true makes the cookies Secure, sends HSTS and redirects
+# plain HTTP. Off by default: `make run` serves http://127.0.0.1 and a
+# Secure cookie would never come back over plain HTTP.
+SECURE = env_bool("DJANGO_SECURE", False)
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+SECURE_SSL_REDIRECT = SECURE and env_bool("DJANGO_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = int(env_float("DJANGO_HSTS_SECONDS", 31_536_000)) if SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS: the header it sets, e.g.
+# DJANGO_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (only if the proxy
+# always sets or strips it: a client could send it otherwise).
+_proxy_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER")
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_header.upper().replace("-", "_"),
+        "https",
+    )
+# Every page's Content-Security-Policy (dashboard.security): scripts,
+# styles and sockets from this site only; no inline script anywhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
 INSTALLED_APPS = [
     "daphne",  # first: its runserver serves ASGI (daphne/checks.py)
     "django.contrib.admin",
@@ -84,6 +112,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dashboard.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"

@@ -5,10 +5,14 @@ test_ops.py."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import async_playwright, expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -16,6 +20,8 @@ from dashboard.consumers import BadMessage, valid_id
 from dashboard.security import origin_allowed
 from telephony.ringcentral.client import session_path
 from tests.support import WAIT
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.paths import ROOT
 from tests.support.served import ServedApp, login_cookie, start_served_app
 
 
@@ -118,3 +124,94 @@ async def test_static_paths_outside_the_root_are_not_found(
         response = await http.get(httpx.URL(served.url + path))
     assert response.status_code == 404, response.text[:300]
     assert "Traceback" not in response.text
+
+
+# The production environment docs/operations.md documents.
+PRODUCTION = {
+    "DJANGO_SECURE": "true",
+    "DJANGO_HSTS_PRELOAD": "true",
+    "DJANGO_ALLOWED_HOSTS": "switchboard.example.com",
+    "DJANGO_SECRET_KEY": "x" * 20
+    + "-production-like-secret-key-with-enough-entropy-9Qz",
+}
+
+
+def test_check_deploy_is_clean_in_the_documented_production_environment() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**env, **PRODUCTION},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+async def test_every_page_carries_the_content_security_policy(
+    served: ServedApp,
+) -> None:
+    async with httpx.AsyncClient(base_url=served.url, timeout=WAIT) as http:
+        for path in ("/login/", "/static/dashboard/console.css", "/healthz"):
+            response = await http.get(path)
+            policy = response.headers.get("Content-Security-Policy", "")
+            if path.startswith("/static/"):
+                continue  # files, not documents
+            assert "script-src 'self'" in policy, path
+            assert "frame-ancestors 'none'" in policy, path
+
+
+@pytest.mark.browser
+async def test_the_pages_satisfy_their_policy(served: ServedApp) -> None:
+    """The console (its dialogs and views), the login page and the admin
+    run without one Content-Security-Policy violation."""
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        violations: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                violations.append(m.text)
+                if "Content Security Policy" in m.text
+                else None
+            ),
+        )
+        await page.add_init_script(
+            "window.cspViolations = 0;"
+            " addEventListener('securitypolicyviolation', e => {"
+            " window.cspViolations += 1;"
+            " console.error('Content Security Policy: ' + e.violatedDirective); })"
+        )
+        await page.goto(f"{served.url}/login/")
+        await page.get_by_label("Username").fill(served.username)
+        await page.get_by_label("Password").fill(served.password)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.locator("#worker-status")).to_have_text("Live")
+        for view in ("queues", "agents"):
+            await page.get_by_role("link", name=view.title()).click()
+            await expect(page.locator(f"#{view}-view")).to_be_visible()
+        await page.keyboard.press("?")
+        await expect(
+            page.get_by_role("dialog", name="Keyboard shortcuts")
+        ).to_be_visible()
+        await page.keyboard.press("Escape")
+        for path in (
+            "/admin/",
+            "/admin/telephony/queuesettings/",
+            "/admin/telephony/callrecord/",
+        ):
+            response = await page.goto(f"{served.url}{path}")
+            assert response is not None and response.ok, path
+        assert violations == []
+        # The policy is enforced (and the listener hears it): an inline
+        # script is refused.
+        await page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.ran = 1'; document.body.append(s); }"
+        )
+        await page.wait_for_function("() => window.cspViolations > 0", timeout=5_000)
+        assert await page.evaluate("() => window.ran") is None
+        await browser.close()
