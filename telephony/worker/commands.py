@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,66 @@ def describe_rejection(
     return f"{actions.ACTIONS[action].title} failed. {words} ({code}{exc.message})."
 
 
+# One supervisor's share of RingCentral's Call Control budget (the Light
+# group: 50 requests a minute for the whole account): a burst of USER_BURST
+# commands, then one every USER_REFILL seconds (30 a minute), and at most
+# USER_IN_FLIGHT awaiting RingCentral at once. One person's 1,000 clicks
+# can no longer lock every other supervisor out for a minute.
+USER_BURST = 10
+USER_REFILL = 2.0
+USER_IN_FLIGHT = 3
+
+
+class UserLimits:
+    """A token bucket and an in-flight count per user."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        burst: int = USER_BURST,
+        refill: float = USER_REFILL,
+        in_flight: int = USER_IN_FLIGHT,
+    ) -> None:
+        self.clock, self.burst, self.refill, self.in_flight = (
+            clock, burst, refill, in_flight)  # fmt: skip
+        self._tokens: dict[str, tuple[float, float]] = {}  # user -> (tokens, at)
+        self._running: dict[str, int] = {}
+
+    def take(self, user: str) -> Outcome | None:
+        """Room for one more command from `user` (None), or the refusal."""
+        if self._running.get(user, 0) >= self.in_flight:
+            return Outcome(
+                "rejected",
+                f"You have {self.in_flight} commands waiting for RingCentral; "
+                "wait for them before sending more.",
+                status=429,
+            )
+        now = self.clock()
+        tokens, at = self._tokens.get(user, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) / self.refill)
+        if tokens < 1.0:
+            wait = (1.0 - tokens) * self.refill
+            self._tokens[user] = (tokens, now)
+            return Outcome(
+                "rejected",
+                "Too many commands from you in a short time (your share of "
+                f"RingCentral's budget); try again in {wait:.0f} s.",
+                status=429,
+                retry_after=round(wait, 1),
+            )
+        self._tokens[user] = (tokens - 1.0, now)
+        self._running[user] = self._running.get(user, 0) + 1
+        return None
+
+    def done(self, user: str) -> None:
+        left = self._running.get(user, 0) - 1
+        if left > 0:
+            self._running[user] = left
+        else:
+            self._running.pop(user, None)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one command, for the reply and the audit row."""
@@ -216,9 +277,23 @@ class CommandDesk:
         self.supervisor_device_id = supervisor_device_id
         self.confirm_timeout = confirm_timeout
         self._pending: dict[str, list[_Pending]] = {}  # by session id
+        self.limits = UserLimits()
 
     async def execute(self, request: broadcast.CommandRequested) -> None:
-        """Run one command: reply, audit, then wait for its event."""
+        """Run one command within its user's share, then reply, audit and
+        wait for its event."""
+        user = request["user"]
+        if (refusal := self.limits.take(user)) is not None:
+            _log(request, refusal)
+            await self._reply(request, refusal)
+            await _audit(request, refusal)
+            return
+        try:
+            await self._execute(request)
+        finally:
+            self.limits.done(user)
+
+    async def _execute(self, request: broadcast.CommandRequested) -> None:
         if (fatal := self.refused()) is not None:
             await self._reply(
                 request,

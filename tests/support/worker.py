@@ -120,17 +120,20 @@ async def command(
     session_id: str,
     party_id: str,
     params: dict[str, Any] | None = None,
+    *,
+    user: str = "alice",
+    request_id: str = "",
 ) -> tuple[str, dict[str, Any]]:
     """Send a command as a console would; return (reply channel, reply)."""
     reply_channel = await layer.new_channel()
     await broadcast.request_command(
         layer,
         reply_to=reply_channel,
-        request_id=f"{action}-{session_id}",
+        request_id=request_id or f"{action}-{session_id}",
         action=action,  # type: ignore[arg-type]
         session_id=session_id,
         party_id=party_id,
-        user="alice",
+        user=user,
         params=params,
     )
     reply = await receive_until(

@@ -10,6 +10,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from telephony import broadcast
+from telephony.worker.commands import USER_BURST, UserLimits
 from tests.support.worker import (
     call_update,
     command,
@@ -252,3 +253,47 @@ async def test_a_transfer_to_an_unknown_extension_says_so_with_ringcentrals_code
     )
     assert "No extension 999 on this account" in reply["message"]
     assert "no longer exists" not in reply["message"]
+
+
+def test_a_supervisors_share_a_burst_then_one_every_refill() -> None:
+    now = [0.0]
+    limits = UserLimits(lambda: now[0], burst=3, refill=2.0, in_flight=10)
+    assert [limits.take("bob") for _ in range(3)] == [None, None, None]
+    refused = limits.take("bob")
+    assert refused is not None and refused.status == 429
+    assert "Too many commands from you" in refused.message
+    assert refused.retry_after == 2.0
+    assert limits.take("carol") is None  # another supervisor is not held up
+    now[0] += 2.0
+    assert limits.take("bob") is None
+    assert limits.take("bob") is not None
+
+
+def test_commands_awaiting_ringcentral_are_capped_per_supervisor() -> None:
+    limits = UserLimits(lambda: 0.0, burst=10, refill=1.0, in_flight=2)
+    assert limits.take("bob") is None and limits.take("bob") is None
+    waiting = limits.take("bob")
+    assert waiting is not None and "2 commands waiting" in waiting.message
+    limits.done("bob")
+    assert limits.take("bob") is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_one_supervisors_flood_is_refused_and_others_still_act(
+    talking_call, sim_api
+):
+    """1,000 clicks in 2 s drained the shared budget for everyone; now the
+    flooding supervisor is told to wait and another one's Hold goes through."""
+    _, layer, _, session_id, party_id = talking_call
+    replies = []
+    for n in range(USER_BURST + 3):
+        _, reply = await command(
+            layer, "mute" if n % 2 == 0 else "unmute", session_id, party_id,
+            user="flooder", request_id=f"flood-{n}",
+        )  # fmt: skip
+        replies.append(reply)
+    refused = [r for r in replies if r["status"] == 429]
+    assert refused, replies
+    assert all("Too many commands from you" in r["message"] for r in refused)
+    assert all(r["error_code"] is None for r in refused)  # not RingCentral's 429
+    await confirmed(layer, "hold", session_id, party_id)  # alice, unaffected
