@@ -64,6 +64,11 @@ def valid_id(content: dict[str, Any], name: str) -> str:
     return value
 
 
+# The close code of a console whose access ended (the page stops
+# reconnecting and says so); 4000-4999 are the application's.
+ACCESS_ENDED = 4401
+
+
 class SupervisorConsumer(AsyncJsonWebsocketConsumer):
     """One supervisor console."""
 
@@ -76,13 +81,29 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         self.viewing: str | None = None  # the call open on this console
         self.user_id = user.pk
         self.pending: dict[str, asyncio.TimerHandle] = {}
+        # Access ends at once: logout, deactivation, a new password or a
+        # deleted session close this console (dashboard.access).
+        session = self.scope.get("session")
+        self.access_groups = [broadcast.user_group(user.pk)]
+        if session is not None and session.session_key:
+            self.access_groups.append(broadcast.session_group(session.session_key))
+        for group in self.access_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.feed = feed_for(self.channel_layer)
         await self.feed.join(self)
 
+    async def telephony_access_revoked(self, message: dict[str, Any]) -> None:
+        """This user's or this session's access ended: say why, then close
+        with ACCESS_ENDED (the page does not reconnect)."""
+        await self.send(text_data=protocol.dumps(protocol.error(message["reason"])))
+        await self.close(code=ACCESS_ENDED)
+
     async def disconnect(self, code: int) -> None:
         for timer in getattr(self, "pending", {}).values():
             timer.cancel()
+        for group in getattr(self, "access_groups", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
         if hasattr(self, "feed"):
             await self.feed.leave(self)
         if getattr(self, "viewing", None) is not None:

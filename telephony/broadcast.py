@@ -153,6 +153,7 @@ CONSUMER_TYPES = (
     "telephony.command_replied",
     "telephony.command_confirmed",
     "telephony.request_failed",
+    "telephony.access_revoked",
 )
 # Every `type` the worker's inbox accepts.
 WORKER_TYPES = (
@@ -388,3 +389,28 @@ async def confirm_command(
         "message": message,
     }
     await layer.send(channel, reply)
+
+
+# --- access -------------------------------------------------------------------
+
+
+class AccessRevoked(TypedDict):
+    type: Literal["telephony.access_revoked"]
+    reason: str
+
+
+def user_group(user_id: Any) -> str:
+    """The group of one user's open consoles, in every process."""
+    return f"access.user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The group of the consoles opened with one login session."""
+    return f"access.session.{session_key}"
+
+
+async def revoke_access(layer: Any, *, group: str, reason: str) -> None:
+    """Close the consoles of a user or a session now (logout, deactivation,
+    a changed password, a deleted session), whichever process holds them."""
+    message: AccessRevoked = {"type": "telephony.access_revoked", "reason": reason}
+    await layer.group_send(group, message)

@@ -16,6 +16,7 @@ export function describeConnection(store) {
   if (store.connection === "connecting" || store.connection === "idle") {
     return { kind: "warn", text: "Connecting…" };
   }
+  if (store.connection === "ended") return { kind: "down", text: "Signed out" };
   if (store.connection !== "open") return { kind: "down", text: "Reconnecting…" };
   if (store.loading && store.loading.parts > 1) {
     return { kind: "warn", text: `Loading the floor… ${store.loading.part}/${store.loading.parts}` };

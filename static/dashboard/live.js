@@ -45,6 +45,9 @@ export function backoffDelay(attempt, random = Math.random, policy = POLICY) {
   return policy.reconnectMin + random() * Math.max(0, cap - policy.reconnectMin);
 }
 
+// The close code of a console whose access ended (dashboard/consumers.py).
+export const ACCESS_ENDED = 4401;
+
 const LOST = "Connection lost before Switchboard answered; check the call before retrying.";
 const SILENT = "No confirmation arrived; check the call before retrying.";
 const OFFLINE = "Not connected to Switchboard; try again in a moment.";
@@ -90,7 +93,8 @@ export class LiveStore {
 
     /** @type {Map<string, object>} call id -> the call's wire form */
     this.calls = new Map();
-    /** "idle" | "connecting" | "open" | "closed" (closed: retrying) */
+    /** "idle" | "connecting" | "open" | "closed" (closed: retrying) | "ended"
+   *  (access ended: not retrying) */
     this.connection = "idle";
     this.synced = false; // a complete snapshot, and no gap since
     this.loaded = false; // a floor has been shown at least once
@@ -176,6 +180,7 @@ export class LiveStore {
 
   _staleReason() {
     if (!this.loaded) return "";
+    if (this.connection === "ended") return "Your access ended: reload the page to log in again.";
     if (this.connection !== "open") return "The connection to Switchboard is down.";
     // (Catching up after a gap takes a moment and the header says so:
     // not worth a banner.)
@@ -266,8 +271,10 @@ export class LiveStore {
     socket.onmessage = (event) => {
       if (socket === this._socket) this._receive(event.data);
     };
-    socket.onclose = () => {
-      if (socket === this._socket) this._closed();
+    socket.onclose = (event) => {
+      if (socket !== this._socket) return;
+      if (event?.code === ACCESS_ENDED) return this._ended();
+      this._closed();
     };
   }
 
@@ -289,6 +296,19 @@ export class LiveStore {
     const delay = backoffDelay(this._attempt, this.random, this.policy);
     this._attempt += 1;
     this._retry = this.later(() => this._connect(), delay);
+  }
+
+  /** The server closed this console because the user's access ended
+   *  (logout, deactivation, new password): no reconnection; the error frame
+   *  before the close said why (a notice). */
+  _ended() {
+    this._stopped = true;
+    this._socket = null;
+    this.cancel(this._snapshotTimer);
+    this.connection = "ended";
+    this.synced = false;
+    for (const requestId of [...this._pending.keys()]) this._release(requestId, LOST);
+    this._markStatus();
   }
 
   _send(message) {

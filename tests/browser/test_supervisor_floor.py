@@ -399,6 +399,28 @@ async def test_keyboard_shortcuts_and_dark_mode(served: ServedApp):
         await browser.close()
 
 
+async def test_logging_out_in_another_tab_closes_the_console_at_once(
+    served: ServedApp,
+):
+    async with async_playwright() as p:
+        browser, page = await logged_in(p, served)
+        # Another tab of the same login: the same session cookie.
+        tab = await browser.new_context()
+        await tab.add_cookies(await page.context.cookies())
+        other = await tab.new_page()
+        await other.goto(f"{served.url}/")
+        await other.get_by_role("button", name="Log out").click()
+        await expect(other.get_by_label("Username")).to_be_visible()
+        # Within a second the console says so, stops, and offers nothing.
+        await expect(page.locator("#worker-status")).to_have_text(
+            "Signed out", timeout=2_000
+        )
+        await expect(page.locator("#notice")).to_contain_text("You logged out")
+        await expect(page.locator("#stale")).to_contain_text("Your access ended")
+        assert await page.evaluate("() => switchboard.store.connection") == "ended"
+        await browser.close()
+
+
 async def test_stale_while_the_ringcentral_link_is_down_and_clear_after(
     served: ServedApp,
 ):

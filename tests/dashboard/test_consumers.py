@@ -16,7 +16,7 @@ from django.contrib.auth.models import AnonymousUser, Permission, User
 
 from dashboard import protocol
 from dashboard.asgi import application
-from dashboard.consumers import SupervisorConsumer
+from dashboard.consumers import ACCESS_ENDED, SupervisorConsumer
 from dashboard.feed import FEED_TYPES
 from telephony import broadcast
 from tests.support import WAIT
@@ -284,3 +284,37 @@ async def test_a_reused_request_id_is_refused(console):
     await console.send_json_to(command)
     reply = await receive_frame(console)
     assert reply["message"] == "This command was already sent."
+
+
+def change_user(username: str, **fields: Any) -> None:
+    user = User.objects.get(username=username)
+    for name, value in fields.items():
+        if name == "password":
+            user.set_password(value)
+        else:
+            setattr(user, name, value)
+    user.save()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"is_active": False}, "Your account was deactivated."),
+        ({"password": "a-new-password-9"}, "Your password changed."),
+    ],
+)
+async def test_a_console_closes_at_once_when_its_users_access_ends(
+    console, change, reason
+):
+    await database_sync_to_async(change_user)("sup", **change)
+    frame = await receive_frame(console)
+    assert frame["type"] == "error" and frame["message"].startswith(reason)
+    closed = await console.receive_output(timeout=WAIT)
+    assert closed == {"type": "websocket.close", "code": ACCESS_ENDED}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_other_changes_to_the_user_leave_the_console_open(console):
+    await database_sync_to_async(change_user)("sup", first_name="Sam")
+    assert await console.receive_nothing(timeout=0.2)

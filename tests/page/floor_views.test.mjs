@@ -9,7 +9,7 @@ import { callFilter, groupOf, readView, sortKeyFor, viewParams } from "../../sta
 import { agentCalls, queueAgents, queueWaits } from "../../static/dashboard/boards.js";
 import { alertLimit, callContext, othersOn } from "../../static/dashboard/panels.js";
 import { FloorIndex } from "../../static/dashboard/floor-index.js";
-import { LiveStore } from "../../static/dashboard/live.js";
+import { ACCESS_ENDED, LiveStore } from "../../static/dashboard/live.js";
 
 const directory = {
   e1: { number: "101", name: "Alice Agent", type: "User" },
@@ -189,4 +189,34 @@ test("names with right-to-left text or bidi controls are isolated", () => {
   assert.equal(isolate("שרה לוי"), "\u2068שרה לוי\u2069");
   const call = { id: "x", customer: { id: "c", name: evil, number: "+14155550100" } };
   assert.equal(text.customerLabel(call), `\u2068${evil}\u2069 (+14155550100)`);
+});
+
+test("a console whose access ended stops and does not reconnect", () => {
+  const timers = [];
+  class Socket {
+    constructor() {
+      this.readyState = 1;
+      Socket.all.push(this);
+    }
+    send() {}
+    close() {}
+  }
+  Socket.all = [];
+  const store = new LiveStore({
+    url: "ws://x",
+    WebSocket: Socket,
+    now: () => T0,
+    schedule: () => {},
+    setTimeout: (fn) => timers.push(fn),
+    clearTimeout: () => {},
+  });
+  store.start();
+  const sock = Socket.all[0];
+  sock.onopen();
+  sock.onmessage({ data: JSON.stringify({ type: "error", message: "You logged out.", requestId: null }) });
+  const before = timers.length;
+  sock.onclose({ code: ACCESS_ENDED });
+  assert.equal(store.connection, "ended");
+  assert.equal(timers.length, before); // no reconnection scheduled
+  assert.equal(Socket.all.length, 1);
 });
