@@ -1,8 +1,8 @@
 """Access ends at once: when a user logs out, is deactivated, gets a new
 password, or a login session is deleted, their open consoles are closed
-within a second, in every dashboard process (the channel layer carries it:
-each console is in its user's and its session's group, telephony.broadcast
-`user_group` / `session_group`).
+within a second, in every dashboard process (the channel layer carries it
+to each process's live feed, which closes its own consoles of that user or
+session: telephony.broadcast `revoke_access`).
 
 Connected to Django's signals in DashboardConfig.ready(). The handlers run
 where Django runs them (a view's or the admin's thread), so they hand the
@@ -27,20 +27,20 @@ from telephony import broadcast
 logger = logging.getLogger("dashboard.access")
 
 
-def _revoke(group: str, reason: str) -> None:
+def _revoke(reason: str, **whose: Any) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(broadcast.revoke_access)(layer, group=group, reason=reason)
+        async_to_sync(broadcast.revoke_access)(layer, reason=reason, **whose)
     except Exception:
-        logger.exception("could not close the consoles of %s", group)
+        logger.exception("could not close the consoles of %s", whose)
 
 
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
-        _revoke(broadcast.session_group(key), "You logged out. Log in again to go on.")
+        _revoke("You logged out. Log in again to go on.", session_key=key)
 
 
 def _user_saving(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -64,13 +64,13 @@ def _user_saving(sender: Any, instance: Any, **kwargs: Any) -> None:
 def _user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     reason = getattr(instance, "_access_changed", None)
     if reason:
-        _revoke(broadcast.user_group(instance.pk), reason)
+        _revoke(reason, user_id=instance.pk)
 
 
 def _session_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     _revoke(
-        broadcast.session_group(instance.session_key),
         "Your login session ended. Log in again to go on.",
+        session_key=instance.session_key,
     )
 
 

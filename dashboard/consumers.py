@@ -81,29 +81,23 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         self.viewing: str | None = None  # the call open on this console
         self.user_id = user.pk
         self.pending: dict[str, asyncio.TimerHandle] = {}
-        # Access ends at once: logout, deactivation, a new password or a
-        # deleted session close this console (dashboard.access).
+        # Access ends at once: the live feed closes the consoles of a user
+        # or a session whose access ended (dashboard.access).
         session = self.scope.get("session")
-        self.access_groups = [broadcast.user_group(user.pk)]
-        if session is not None and session.session_key:
-            self.access_groups.append(broadcast.session_group(session.session_key))
-        for group in self.access_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.session_key = getattr(session, "session_key", None)
         await self.accept()
         self.feed = feed_for(self.channel_layer)
         await self.feed.join(self)
 
-    async def telephony_access_revoked(self, message: dict[str, Any]) -> None:
+    async def revoke(self, reason: str) -> None:
         """This user's or this session's access ended: say why, then close
         with ACCESS_ENDED (the page does not reconnect)."""
-        await self.send(text_data=protocol.dumps(protocol.error(message["reason"])))
+        await self.send(text_data=protocol.dumps(protocol.error(reason)))
         await self.close(code=ACCESS_ENDED)
 
     async def disconnect(self, code: int) -> None:
         for timer in getattr(self, "pending", {}).values():
             timer.cancel()
-        for group in getattr(self, "access_groups", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
         if hasattr(self, "feed"):
             await self.feed.leave(self)
         if getattr(self, "viewing", None) is not None:

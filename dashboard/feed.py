@@ -72,6 +72,7 @@ FEED_TYPES = (
     *CHANGES,
     "telephony.worker_status",
     "telephony.snapshot_sent",
+    "telephony.access_revoked",
 )
 
 
@@ -107,6 +108,7 @@ class LiveFeed:
         self.epoch = f"{id(self):x}{time.time_ns() % 10**9:x}"  # this feed
         self.mirror = FloorMirror()
         self.links: dict[Any, Link] = {}
+        self._revoking: set[asyncio.Task[None]] = set()
         self.window = float(settings.FEED_WINDOW_SECONDS)
         self.high_water = int(settings.FEED_HIGH_WATER)
         self.stall = float(settings.FEED_STALL_SECONDS)
@@ -247,6 +249,8 @@ class LiveFeed:
             self._change(message)
         elif kind == "telephony.snapshot_sent":
             await self._snapshot_part(message)
+        elif kind == "telephony.access_revoked":
+            self._revoke(message)
         elif kind == "telephony.worker_status":
             self.mirror.worker = message["status"]
             self._status_version += 1
@@ -256,6 +260,21 @@ class LiveFeed:
                 worker=message["status"]))))  # fmt: skip
         else:
             logger.warning("live feed: unexpected message type %r", kind)
+
+    def _revoke(self, message: dict[str, Any]) -> None:
+        """Close this process's consoles of a user or a session whose
+        access ended (dashboard.access)."""
+        user, session = message.get("user_id"), message.get("session_key")
+        for consumer in list(self.links):
+            mine = (user is not None and str(consumer.user_id) == user) or (
+                session is not None and consumer.session_key == session
+            )
+            if mine:
+                task = asyncio.get_running_loop().create_task(
+                    consumer.revoke(message["reason"])
+                )
+                self._revoking.add(task)  # held until done
+                task.add_done_callback(self._revoking.discard)
 
     def _change(self, message: dict[str, Any]) -> None:
         if self._loading is not None:

@@ -396,21 +396,26 @@ async def confirm_command(
 
 class AccessRevoked(TypedDict):
     type: Literal["telephony.access_revoked"]
+    user_id: str | None  # every console of this user
+    session_key: str | None  # the consoles opened with this login session
     reason: str
 
 
-def user_group(user_id: Any) -> str:
-    """The group of one user's open consoles, in every process."""
-    return f"access.user.{user_id}"
-
-
-def session_group(session_key: str) -> str:
-    """The group of the consoles opened with one login session."""
-    return f"access.session.{session_key}"
-
-
-async def revoke_access(layer: Any, *, group: str, reason: str) -> None:
-    """Close the consoles of a user or a session now (logout, deactivation,
-    a changed password, a deleted session), whichever process holds them."""
-    message: AccessRevoked = {"type": "telephony.access_revoked", "reason": reason}
-    await layer.group_send(group, message)
+async def revoke_access(
+    layer: Any,
+    *,
+    reason: str,
+    user_id: Any = None,
+    session_key: str | None = None,
+) -> None:
+    """Close the consoles of a user or of a login session now (logout,
+    deactivation, a new password, a deleted session): told to every
+    dashboard process's live feed (one group member per process, so a
+    thousand consoles cost nothing extra), which closes its own."""
+    message: AccessRevoked = {
+        "type": "telephony.access_revoked",
+        "user_id": None if user_id is None else str(user_id),
+        "session_key": session_key,
+        "reason": reason,
+    }
+    await layer.group_send(SUPERVISORS, message)

@@ -79,8 +79,9 @@ async def every_payload(layer, channel: str) -> list[dict]:
     )
     await broadcast.send_health(layer, channel=channel, health={"connected": True})
     await broadcast.reply_error(layer, channel=channel, message="no")
+    await broadcast.revoke_access(layer, reason="You logged out.", session_key="k1")
     async with asyncio.timeout(WAIT):
-        return [await layer.receive(channel) for _ in range(12)]
+        return [await layer.receive(channel) for _ in range(13)]
 
 
 async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
