@@ -48,6 +48,9 @@ def _user_saving(sender: Any, instance: Any, **kwargs: Any) -> None:
     instance._access_changed = None
     if instance.pk is None:
         return
+    fields = kwargs.get("update_fields")
+    if fields is not None and not {"password", "is_active"} & set(fields):
+        return  # e.g. every login's last_login: no query for those
     before = (
         sender.objects.filter(pk=instance.pk)
         .values_list("password", "is_active")

@@ -9,7 +9,7 @@ import { LiveStore } from "./live.js";
 import { CallText } from "./calls.js";
 import { FloorView } from "./floor.js";
 import { Header } from "./header.js";
-import { AgentBoard, QueueBoard } from "./boards.js";
+import { AgentBoard, QueueBoard, directoryUsers } from "./boards.js";
 import { AlertsPanel, DetailPanel } from "./panels.js";
 import { DIRECTIONS, DURATIONS, GROUPS, RECORDING, SORTS, STATES, filtering, readView, viewParams } from "./filters.js";
 import { KEY_ACTIONS, SHORTCUTS, Theme, typing } from "./keys.js";
@@ -165,13 +165,10 @@ let agentMenuBuilt = false;
 function buildAgentMenu() {
   if (agentMenuBuilt) return;
   agentMenuBuilt = true;
-  const byName = new Intl.Collator("en").compare;
   const chosen = agentMenu.value;
-  Object.entries(text.directory)
-    .filter(([, e]) => e.type === "User")
-    .sort(([, a], [, b]) => byName(a.name || "", b.name || ""))
+  directoryUsers(text.directory)
     .slice(0, 5000) // a menu of 10,000 names helps nobody: search finds the rest
-    .forEach(([ext, e]) => agentOption(ext, `${e.name} (ext ${e.number})`));
+    .forEach(({ ext }) => agentOption(ext, text.extensionLabel(ext)));
   agentMenu.value = chosen;
 }
 agentMenu.addEventListener("focus", buildAgentMenu);
@@ -279,11 +276,8 @@ addEventListener("keydown", (event) => {
     const name = KEY_ACTIONS[key].find((n) => offered.has(n));
     if (!name) return;
     event.preventDefault();
-    if (name === "transfer") {
-      floor.transfers.set(call.id, "");
-      floor.focusTransfer = call.id;
-      floor.reveal(call.id);
-    } else floor.act(call, name);
+    if (name === "transfer") floor.openTransfer(call.id);
+    else floor.act(call, name);
   } else return;
 });
 

@@ -11,7 +11,7 @@
 
 import { FloorIndex } from "./floor-index.js";
 import { DIRECTION_ARROWS, actingParty, displayState, flagsOf, stateLabel, timerText } from "./calls.js";
-import { ALERT_LABELS, callContext, othersOn } from "./panels.js";
+import { ALERT_LABELS, actionButton, callContext, othersOn } from "./panels.js";
 import { callFilter, groupOf, sortKeyFor } from "./filters.js";
 
 export const ROW_HEIGHT = 34;
@@ -133,6 +133,13 @@ export class FloorView {
     const next = shown[Math.max(0, Math.min(shown.length - 1, at < 0 ? 0 : at + by))];
     this.select(next);
     this.reveal(next);
+  }
+
+  /** Open a call's Transfer form, in view, its input focused. */
+  openTransfer(id) {
+    this.transfers.set(id, "");
+    this.focusTransfer = id;
+    this.reveal(id);
   }
 
   /** Scroll so that call `id` is in view. */
@@ -621,14 +628,7 @@ export class FloorView {
     if (el._actions !== key) {
       el._actions = key;
       box.replaceChildren(
-        ...offered.map((action) => {
-          const b = document.createElement("button");
-          b.type = "button";
-          b.textContent = action.label;
-          b.dataset.action = action.name;
-          if (action.name === "end") b.className = "danger";
-          return b;
-        }),
+        ...offered.map(actionButton),
       );
       el._disabled = undefined;
       el._context = undefined;
@@ -714,9 +714,7 @@ export class FloorView {
     const action = this.text.actionByName[button.dataset.action];
     if (!action || !actingParty(call)) return;
     if (action.name === "transfer") {
-      this.transfers.set(call.id, "");
-      this.focusTransfer = call.id;
-      this.renderSoon();
+      this.openTransfer(call.id);
       return;
     }
     this.act(call, action.name);

@@ -3,6 +3,8 @@
 // that belong to no call. It reads the store and the floor view; it owns no
 // state of its own but what the supervisor typed.
 
+import { clockText } from "./panels.js";
+
 /**
  * The connection as one short text: {kind: "up" | "warn" | "down", text}.
  * Pure (tests call it with a plain object shaped like the store).
@@ -50,7 +52,6 @@ export function freshnessText(store) {
   return `${event} · ${link}`;
 }
 
-const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
 const NOTICE_MS = 8000;
 
@@ -109,7 +110,7 @@ export class Header {
    *  shows may be wrong; the floor greys and its actions are off. */
   _renderStale() {
     const { stale, since, reason } = this.store.staleness();
-    const text = stale ? `since ${clock.format(new Date(since))}. ${reason} Calls are shown as they were; actions are off until it is back.` : "";
+    const text = stale ? `since ${clockText(since)}. ${reason} Calls are shown as they were; actions are off until it is back.` : "";
     if (this.staleBanner && this.staleBanner._text !== text) {
       this.staleBanner._text = text;
       this.staleBanner.querySelector(".stale-text").textContent = text;

@@ -15,6 +15,17 @@ export const ALERT_LABELS = {
 };
 
 const FIX_LABELS = { unhold: "Unhold", listen: "Listen" };
+
+/** A call action's button, named by the registry's label ("Hold"); End
+ *  stands apart as the dangerous one. The floor and the open call share it. */
+export function actionButton(action) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = action.label;
+  b.dataset.action = action.name;
+  if (action.name === "end") b.className = "danger";
+  return b;
+}
 const MAX_SHOWN = 100;
 
 /** "Vera Costa (ext 2582) with MUELLER KLAUS (+14155555265)": which call
@@ -230,13 +241,8 @@ export class DetailPanel {
       const b = event.target.closest("button[data-action]");
       const call = b && this.store.get(this.id);
       if (!call) return;
-      if (b.dataset.action === "transfer") {
-        floor.transfers.set(call.id, "");
-        floor.focusTransfer = call.id;
-        floor.reveal(call.id);
-        return;
-      }
-      floor.act(call, b.dataset.action);
+      if (b.dataset.action === "transfer") floor.openTransfer(call.id);
+      else floor.act(call, b.dataset.action);
     });
     store.subscribe((change) => {
       if (this.id && (change.all || change.ids.has(this.id) || change.status)) this.render();
@@ -301,12 +307,8 @@ export class DetailPanel {
     const context = callContext(call, this.text);
     this.actions.replaceChildren(
       ...offered.map((action) => {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.textContent = action.label;
-        b.dataset.action = action.name;
+        const b = actionButton(action);
         b.setAttribute("aria-description", context);
-        if (action.name === "end") b.className = "danger";
         b.disabled = Boolean(pending) || stale;
         return b;
       }),
