@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from telephony import broadcast
 from telephony.live.views import AgentView, CallView
+from telephony.redact import mask_numbers
 from telephony.worker.commands import CommandDesk
 from telephony.worker.oversight import Oversight
 from telephony.worker.tasks import TaskSet
@@ -65,7 +66,11 @@ class Inbox:
             try:
                 await self.dispatch(message)
             except Exception:
-                logger.exception("bad inbox message %.200r", message)
+                # A command's params may hold a transfer destination: mask
+                # before cutting, so no cut leaves a number's first digits.
+                logger.exception(
+                    "bad inbox message %.200s", mask_numbers(repr(message))
+                )
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
