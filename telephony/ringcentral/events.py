@@ -10,14 +10,23 @@ the opaque bodies of other notifications and of REST-over-WebSocket replies.
 Tolerant where RingCentral varies: unknown fields ignored, optional ones
 absent, numeric ids made strings, `VoiceMail` read as `Voicemail`, the `s-...`
 peer id accepted under `peerId.sessionId`. Strict where the live model
-depends on a field: `telephonySessionId`, `sequence` (an int), party `id`,
-`status.code`, an event time. The types are frozen slotted dataclasses filled
-by pydantic-core: about 11 us per notification frame.
+depends on a field (`ESSENTIAL_EVENT`, `ESSENTIAL_PARTY`): `uuid`,
+`telephonySessionId`, `sequence` (an int), `parties` (a list), an event time,
+party `id` and `status.code`. Any other field that fails validation is
+dropped (its default stands in) and the event parsed again, with a WARNING
+naming the field's location, never its value (`_repaired`): a malformed
+caller id must not hide the call. A party whose essential field is bad is
+left out of a telephony event (the others are kept; none left: the event is
+malformed), while a REST session body with such a party is malformed whole
+(its party list replaces the call's). The types are frozen slotted
+dataclasses filled by pydantic-core: about 11 us per notification frame.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, dataclass_transform
@@ -36,6 +45,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from telephony.ringcentral.exceptions import MalformedFrame
+
+logger = logging.getLogger("telephony.ringcentral.events")
 
 # `status.code` values of a party, in the docs' spelling
 # (docs/ringcentral.md 6.5 and 9).
@@ -318,6 +329,29 @@ _FLAT_FRAMES: dict[str, TypeAdapter[Any]] = {
     "HeartbeatResponse": TypeAdapter(Heartbeat),
     "Error": TypeAdapter(ErrorFrame),
 }
+# Where validation may not drop a field: locations in RingCentral's
+# spelling. A field inside or around one of these is essential too.
+Location = tuple[str | int, ...]
+ESSENTIAL_EVENT: tuple[Location, ...] = (
+    ("uuid",),
+    ("timestamp",),  # the event time when `body.eventTime` is absent
+    ("body", "sequence"),  # gap detection and ordering
+    ("body", "telephonySessionId"),
+    ("body", "eventTime"),
+    ("body", "parties"),
+)
+ESSENTIAL_PARTY: tuple[Location, ...] = (("id",), ("status", "code"))
+ESSENTIAL_SESSION: tuple[Location, ...] = (("id",), ("parties",))
+# A notification's own fields around its parsed session or presence.
+ESSENTIAL_NOTIFICATION: tuple[Location, ...] = (
+    ("uuid",),
+    ("event",),
+    ("session",),
+    ("presence",),
+    ("body",),
+)
+# Rounds of drop-and-parse-again before giving up on a message.
+MAX_REPAIRS = 8
 _TELEPHONY_PATH = "/telephony/sessions"
 _PRESENCE_PATH = "/presence"
 
@@ -353,17 +387,33 @@ def parse_frame(raw: str | bytes) -> Frame:
 def parse_session_event(data: dict[str, Any] | bytes | str) -> SessionEvent:
     """Parse a telephony/sessions envelope (`uuid`, `event`, ..., `body`).
 
-    Raises MalformedFrame when a field the live model needs is missing or bad.
+    Raises MalformedFrame when a field the live model needs is missing or
+    bad; other bad fields are dropped and logged, and so are parties whose
+    own essential fields are bad while other parties remain.
     """
-    return _validate(_SESSION_EVENT, data)
+    return _repaired(
+        _SESSION_EVENT,
+        data,
+        essential=ESSENTIAL_EVENT,
+        parties_at=("body", "parties"),
+        skip_bad_parties=True,
+    )
 
 
 def parse_call_session(data: dict[str, Any] | bytes | str) -> CallSessionSnapshot:
     """Parse the body of `GET /restapi/v1.0/account/~/telephony/sessions/{id}`.
 
-    Raises MalformedFrame when the body has no session `id` or a bad party.
+    Raises MalformedFrame when the body has no session `id` or a party
+    without a valid `id` and `status.code` (the body lists every party: one
+    left out would leave the call); other bad fields are dropped and logged.
     """
-    return _validate(_CALL_SESSION, data)
+    return _repaired(
+        _CALL_SESSION,
+        data,
+        essential=ESSENTIAL_SESSION,
+        parties_at=("parties",),
+        skip_bad_parties=False,
+    )
 
 
 def _validate(adapter: TypeAdapter[_T], data: Any) -> _T:
@@ -373,12 +423,157 @@ def _validate(adapter: TypeAdapter[_T], data: Any) -> _T:
             return adapter.validate_json(data)
         return adapter.validate_python(data)
     except ValidationError as exc:
-        # Only locations and messages: inputs may hold phone numbers.
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)[:3]
-        )
-        raise MalformedFrame(problems) from exc
+        raise MalformedFrame(_problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> str:
+    # Only locations and messages: inputs may hold phone numbers.
+    return "; ".join(
+        f"{_where(err['loc'])}: {err['msg']}"
+        for err in exc.errors(include_url=False, include_input=False)[:3]
+    )
+
+
+def _where(loc: Sequence[str | int]) -> str:
+    return ".".join(map(str, loc)) or "<root>"
+
+
+def _repaired(
+    adapter: TypeAdapter[_T],
+    data: Any,
+    *,
+    essential: tuple[Location, ...],
+    parties_at: Location | None = None,
+    skip_bad_parties: bool = False,
+) -> _T:
+    """Validate like `_validate`; on failure drop each bad field that is not
+    essential (or the party holding a bad essential one, with
+    `skip_bad_parties`), log what was dropped where, and validate again.
+
+    A bad field inside a list entry (a recording) drops the entry. Raises
+    MalformedFrame when an essential field is bad, or when no party is left.
+    """
+    try:
+        return _validate(adapter, data)  # the normal case: no copy
+    except MalformedFrame as exc:
+        failure = exc
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise failure from failure.__cause__
+    data = _copy(data)  # never edit the caller's dict
+    dropped: list[str] = []
+    for _ in range(MAX_REPAIRS):
+        try:
+            result = adapter.validate_python(data)
+        except ValidationError as exc:
+            ordered = sorted(
+                _cuts(data, exc, essential, parties_at, skip_bad_parties).items(),
+                key=_document_order,
+            )
+            dropped += [what for _, what in ordered]
+            for cut, _ in reversed(ordered):  # from the last: indexes hold
+                _cut(data, cut)
+            if parties_at is not None and _at(data, parties_at) == []:
+                raise MalformedFrame(f"no valid party: {'; '.join(dropped)}") from exc
+            continue
+        if dropped:
+            logger.warning("%s: dropped %s", _label(data), "; ".join(dropped))
+        return result
+    raise failure
+
+
+def _cuts(
+    data: Any,
+    exc: ValidationError,
+    essential: tuple[Location, ...],
+    parties_at: Location | None,
+    skip_bad_parties: bool,
+) -> dict[Location, str]:
+    """What to drop for each error of one validation, and what the log
+    says of it: locations and pydantic's messages, never the input.
+
+    Raises MalformedFrame when an error is in an essential field."""
+    cuts: dict[Location, str] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        msg = err["msg"]
+        where = _present(data, tuple(err["loc"]))  # missing: its holder
+        depth = len(parties_at) if parties_at is not None else -1
+        if where[:depth] == parties_at and len(where) > depth:
+            party, inside = where[: depth + 1], where[depth + 1 :]
+            # A bad list entry inside the party (a recording) goes whole.
+            for i, key in enumerate(inside):
+                if isinstance(key, int):
+                    inside = inside[: i + 1]
+                    break
+            if not _essential(inside, ESSENTIAL_PARTY):
+                cuts[party + inside] = f"malformed {_where(party + inside)} ({msg})"
+                continue
+            if skip_bad_parties:
+                cuts[party] = f"party {_where(party)} ({_where(err['loc'])}: {msg})"
+                continue
+        elif not _essential(where, essential):
+            cuts[where] = f"malformed {_where(where)} ({msg})"
+            continue
+        raise MalformedFrame(_problems(exc)) from exc
+    # Nothing inside a dropped party or field is dropped on its own.
+    return {
+        cut: what
+        for cut, what in cuts.items()
+        if not any(cut[: len(o)] == o and cut != o for o in cuts)
+    }
+
+
+def _essential(where: Location, essential: tuple[Location, ...]) -> bool:
+    """`where` is, holds or lies inside an essential field."""
+    return any(where[: len(e)] == e or e[: len(where)] == where for e in essential)
+
+
+def _present(data: Any, loc: Location) -> Location:
+    """The longest start of `loc` that exists in `data`: a missing field's
+    holder (pydantic reports a missing `id` at `...recordings.1.id`)."""
+    node = data
+    for depth, key in enumerate(loc):
+        in_dict = isinstance(node, dict) and isinstance(key, str) and key in node
+        in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+        if not (in_dict or in_list):
+            return loc[:depth]
+        node = node[key]
+    return loc
+
+
+def _at(data: Any, where: Location) -> Any:
+    for key in where:
+        data = data[key]
+    return data
+
+
+def _cut(data: Any, where: Location) -> None:
+    del _at(data, where[:-1])[where[-1]]
+
+
+def _document_order(item: tuple[Location, str]) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, k) if isinstance(k, int) else (1, k) for k in item[0])
+
+
+def _copy(value: Any) -> Any:
+    """A copy of parsed JSON's dicts and lists; anything else is shared."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _label(data: Any) -> str:
+    """Which message, for the log: its ids (never a number's value)."""
+    body = data.get("body") if isinstance(data, dict) else None
+    if isinstance(body, dict) and "telephonySessionId" in body:
+        return f"telephony event {data.get('uuid')} of {body['telephonySessionId']}"
+    if isinstance(data, dict) and "event" in data:
+        return f"notification {data.get('uuid')} ({data.get('event')})"
+    return f"telephony session {data.get('id') if isinstance(data, dict) else None}"
 
 
 def _notification(
@@ -396,4 +591,4 @@ def _notification(
     elif path.endswith(_PRESENCE_PATH):
         fields["presence"] = _validate(_PRESENCE_EVENT, envelope)
         fields["body"] = None
-    return _validate(_NOTIFICATION, fields)
+    return _repaired(_NOTIFICATION, fields, essential=ESSENTIAL_NOTIFICATION)

@@ -142,3 +142,45 @@ async def test_a_malformed_frame_is_skipped_and_the_next_event_arrives(caplog):
     assert "wsc-SECRET-1" not in logged
     assert "4155550123" not in logged
     assert "not json at all" not in logged
+
+
+async def test_an_event_with_one_malformed_field_arrives_without_that_field(caplog):
+    caller = {
+        "id": "p-1",
+        "status": {"code": "Setup"},
+        "from": {"phoneNumber": {"e164": "+14155550123"}, "name": "WIRELESS CALLER"},
+        "to": {"phoneNumber": "+16505550199"},
+    }
+    notification = json.dumps(
+        [
+            {"type": "ServerNotification", "messageId": "u1"},
+            {
+                "uuid": "u1",
+                "event": "/restapi/v1.0/account/1/telephony/sessions",
+                "body": {
+                    "sequence": 1,
+                    "telephonySessionId": "s-1",
+                    "eventTime": "2026-01-15T10:00:00.000Z",
+                    "parties": [caller, {"id": "p-2", "status": {"code": "Setup"}}],
+                },
+            },
+        ]
+    )
+
+    async def handler(ws: ServerConnection, attempt: int) -> None:
+        await ws.send(details(("w", 1)))
+        await ws.send(subscription_reply(await ws.recv()))
+        await ws.send(notification)
+        await ws.wait_closed()
+
+    items, _ = await collect(handler, 2)
+    event = items[1].session
+    assert event.telephony_session_id == "s-1"
+    assert [p.id for p in event.parties] == ["p-1", "p-2"]
+    assert event.parties[0].from_.phone_number is None
+    assert event.parties[0].from_.name == "WIRELESS CALLER"
+    assert event.parties[0].to.phone_number == "+16505550199"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "body.parties.0.from.phoneNumber" in logged
+    assert "skipping malformed frame" not in logged
+    assert "4155550123" not in logged
