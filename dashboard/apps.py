@@ -7,5 +7,7 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         from dashboard.access import connect_signals
+        from dashboard.login_throttle import connect_signals as connect_throttle
 
         connect_signals()
+        connect_throttle()

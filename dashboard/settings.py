@@ -244,3 +244,38 @@ FEED_STALL_SECONDS = env_float("SWITCHBOARD_FEED_STALL_SECONDS", 30.0)
 FEED_RESYNC_INTERVAL = env_float("SWITCHBOARD_FEED_RESYNC_INTERVAL", 2.0)
 FEED_LINGER_SECONDS = env_float("SWITCHBOARD_FEED_LINGER_SECONDS", 30.0)
 FEED_SOCKET_SNDBUF = int(env_float("SWITCHBOARD_FEED_SOCKET_SNDBUF", 262_144))
+
+# --- Login throttling (dashboard/login_throttle.py; docs/operations.md
+# "Login throttling"). Failed logins are counted per username and per
+# client address over the cool-off; at a limit that username or address is
+# refused, right password included, for the cool-off, before any password
+# is hashed. An address's limit is higher: a contact centre's supervisors
+# often share one NAT address. 0 turns a limit off.
+LOGIN_FAILURES_PER_USERNAME = int(
+    env_float("SWITCHBOARD_LOGIN_FAILURES_PER_USERNAME", 10)
+)
+LOGIN_FAILURES_PER_ADDRESS = int(
+    env_float("SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS", 30)
+)
+LOGIN_LOCKOUT_MINUTES = env_float("SWITCHBOARD_LOGIN_LOCKOUT_MINUTES", 15.0)
+# The client address is REMOTE_ADDR. Behind a reverse proxy: the header it
+# sets to the client's address (e.g. X-Real-IP, or X-Forwarded-For whose
+# last entry is used); only if the proxy always sets it, a client could
+# send it otherwise.
+LOGIN_CLIENT_ADDRESS_HEADER = env_str("SWITCHBOARD_CLIENT_ADDRESS_HEADER")
+AUTHENTICATION_BACKENDS = [
+    "dashboard.login_throttle.LoginThrottleBackend",  # first: before any hash
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE = [*MIDDLEWARE, "dashboard.login_throttle.LoginThrottleMiddleware"]
+# The counters live in the cache: this process's memory, or Redis, shared
+# by every dashboard process, when there is one.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "switchboard",
+        }
+    }
+# --- end of login throttling

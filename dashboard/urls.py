@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import views
+from dashboard import login_throttle, views
 
 urlpatterns = [
     path("", views.console, name="console"),
@@ -11,5 +11,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
+    path(
+        "admin/lockouts/",
+        admin.site.admin_view(login_throttle.lockouts_view),
+        name="login_lockouts",
+    ),
     path("admin/", admin.site.urls),
 ]
