@@ -22,10 +22,12 @@ from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from dashboard import protocol
+from dashboard import access, protocol
 from dashboard.feed import feed_for
 from telephony import actions, broadcast
+from telephony.models import FLOOR_PERMISSIONS
 
 logger = logging.getLogger("dashboard.consumers")
 
@@ -39,11 +41,27 @@ ALERT_ID = re.compile(r"^[a-z_]{1,32}:[A-Za-z0-9_.:=-]{1,128}$")
 OVERLOADED = (
     "Switchboard could not reach the telephony worker just now; try again in a moment."
 )
+TOO_MANY = (
+    "Too many consoles are open for your user ({cap} on this server). Close "
+    "one, then reload this page."
+)
+# A console re-reads its session's expiry at least this often (seconds):
+# a session can be extended by the user's other pages.
+EXPIRY_RECHECK = 3600.0
 
 
 def _user_may(user_id: int, permission: str) -> bool:
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     return user is not None and user.has_perm(permission)
+
+
+def _refusal(action: actions.Action) -> str:
+    """E.g. "You do not have permission to hold and unhold live calls. …"."""
+    what = dict(FLOOR_PERMISSIONS)[action.permission.partition(".")[2]]
+    return (
+        f"You do not have permission to {what.removeprefix('Can ')}. "
+        "Ask an administrator."
+    )
 
 
 class BadMessage(ValueError):
@@ -64,9 +82,11 @@ def valid_id(content: dict[str, Any], name: str) -> str:
     return value
 
 
-# The close code of a console whose access ended (the page stops
-# reconnecting and says so); 4000-4999 are the application's.
-ACCESS_ENDED = 4401
+# The close codes of a console the server will not serve (the page stops
+# reconnecting and says why); 4000-4999 are the application's.
+ACCESS_ENDED = 4401  # logged out, deactivated, new password, session gone
+NOT_PERMITTED = 4403  # no permission to watch the floor
+TOO_MANY_CONSOLES = 4429  # the user's consoles on this process are capped
 
 
 class SupervisorConsumer(AsyncJsonWebsocketConsumer):
@@ -81,23 +101,79 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         self.viewing: str | None = None  # the call open on this console
         self.user_id = user.pk
         self.pending: dict[str, asyncio.TimerHandle] = {}
+        self._expiry: asyncio.TimerHandle | None = None
         # Access ends at once: the live feed closes the consoles of a user
-        # or a session whose access ended (dashboard.access).
+        # or a session whose access ended, and has those of a user whose
+        # permissions changed look again (dashboard.access).
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
+        self.access = await database_sync_to_async(access.console_access)(
+            self.user_id, self.session_key
+        )
         await self.accept()
-        self.feed = feed_for(self.channel_layer)
+        if not self.access.view:
+            code = NOT_PERMITTED if self.access.refusal == access.NO_VIEW else None
+            await self.revoke(self.access.refusal or access.NO_VIEW, code=code)
+            return
+        feed = feed_for(self.channel_layer)
+        cap = settings.CONSOLES_PER_USER
+        if cap and feed.consoles_of(self.user_id) >= cap:
+            await self.revoke(TOO_MANY.format(cap=cap), code=TOO_MANY_CONSOLES)
+            return
+        self.feed = feed
+        await self._send_access()
+        self._watch_expiry()
         await self.feed.join(self)
 
-    async def revoke(self, reason: str) -> None:
-        """This user's or this session's access ended: say why, then close
-        with ACCESS_ENDED (the page does not reconnect)."""
+    async def revoke(self, reason: str, code: int | None = None) -> None:
+        """This console may not go on (its user's or session's access
+        ended, or it may not watch): say why, then close with `code`
+        (ACCESS_ENDED by default; the page does not reconnect)."""
         await self.send(text_data=protocol.dumps(protocol.error(reason)))
-        await self.close(code=ACCESS_ENDED)
+        await self.close(code=code or ACCESS_ENDED)
+
+    async def recheck(self) -> None:
+        """Read this console's access again (its user's permissions changed,
+        or its session's expiry came): close it if it may no longer watch,
+        else tell the page what it may do now."""
+        self.access = await database_sync_to_async(access.console_access)(
+            self.user_id, self.session_key
+        )
+        if not self.access.view:
+            code = NOT_PERMITTED if self.access.refusal == access.NO_VIEW else None
+            await self.revoke(self.access.refusal or access.NO_VIEW, code=code)
+            return
+        await self._send_access()
+        self._watch_expiry()
+
+    async def _send_access(self) -> None:
+        await self._send(
+            protocol.access(
+                actions=self.access.actions, acknowledge=self.access.acknowledge
+            )
+        )
+
+    def _watch_expiry(self) -> None:
+        """Look again when the login session expires (or within the hour:
+        the user's other pages may extend it)."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self.access.expires_at is None:
+            return
+        delay = (self.access.expires_at - timezone.now()).total_seconds()
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(
+            min(max(delay, 0.0) + 0.05, EXPIRY_RECHECK),
+            lambda: self.feed.hold(self.recheck()),
+        )
 
     async def disconnect(self, code: int) -> None:
         for timer in getattr(self, "pending", {}).values():
             timer.cancel()
+        expiry = getattr(self, "_expiry", None)
+        if expiry is not None:
+            expiry.cancel()
         if hasattr(self, "feed"):
             await self.feed.leave(self)
         if getattr(self, "viewing", None) is not None:
@@ -174,6 +250,11 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             alert_id = content.get("alertId")
             if not isinstance(alert_id, str) or not ALERT_ID.match(alert_id):
                 raise BadMessage("Invalid alertId.")
+            if not await self._may(actions.ACKNOWLEDGE_ALERTS):
+                raise BadMessage(
+                    "You do not have permission to acknowledge alerts. Ask an "
+                    "administrator."
+                )
             await broadcast.request_acknowledge(
                 self.channel_layer,
                 reply_to=self.channel_name,
@@ -195,7 +276,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         if action is None:
             raise BadMessage(f"Unknown action {content.get('action')!r}.")
         if not await self._may(action.permission):
-            raise BadMessage("You do not have permission to control calls.")
+            raise BadMessage(_refusal(action))
         session_id = valid_id(content, "sessionId")
         party_id = valid_id(content, "partyId")
         try:
@@ -210,6 +291,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             session_id=session_id,
             party_id=party_id,
             user=self.username,
+            user_id=self.user_id,
             params=params,
         )
         loop = asyncio.get_running_loop()

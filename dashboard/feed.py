@@ -41,6 +41,7 @@ from dashboard import metrics, protocol
 from dashboard.mirror import FloorMirror
 from dashboard.sinks import Frame, Sink, sink_for
 from telephony import broadcast
+from telephony.redact import mask_numbers
 
 logger = logging.getLogger("dashboard.feed")
 
@@ -73,6 +74,7 @@ FEED_TYPES = (
     "telephony.worker_status",
     "telephony.snapshot_sent",
     "telephony.access_revoked",
+    "telephony.access_changed",
 )
 
 
@@ -241,7 +243,9 @@ class LiveFeed:
             try:
                 await self._handle(message)
             except Exception:
-                logger.exception("live feed: bad message %.200r", message)
+                logger.exception(
+                    "live feed: bad message %.200s", mask_numbers(repr(message))
+                )
 
     async def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -251,6 +255,11 @@ class LiveFeed:
             await self._snapshot_part(message)
         elif kind == "telephony.access_revoked":
             self._revoke(message)
+        elif kind == "telephony.access_changed":
+            users = set(message["user_ids"])
+            for consumer in list(self.links):
+                if str(consumer.user_id) in users:
+                    self.hold(consumer.recheck())
         elif kind == "telephony.worker_status":
             self.mirror.worker = message["status"]
             self._status_version += 1
@@ -270,11 +279,17 @@ class LiveFeed:
                 session is not None and consumer.session_key == session
             )
             if mine:
-                task = asyncio.get_running_loop().create_task(
-                    consumer.revoke(message["reason"])
-                )
-                self._revoking.add(task)  # held until done
-                task.add_done_callback(self._revoking.discard)
+                self.hold(consumer.revoke(message["reason"]))
+
+    def hold(self, work: Any) -> None:
+        """Run a console's access work as a task, held until done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._revoking.add(task)
+        task.add_done_callback(self._revoking.discard)
+
+    def consoles_of(self, user_id: Any) -> int:
+        """How many consoles this process serves to one user."""
+        return sum(1 for consumer in self.links if consumer.user_id == user_id)
 
     def _change(self, message: dict[str, Any]) -> None:
         if self._loading is not None:

@@ -9,6 +9,10 @@ Server -> browser (one shape per `type`):
   command_result    {requestId, ok, action, sessionId, message, errorCode,
                      status, retryAfter}
   command_confirmed {requestId, confirmed, message}
+  access            {actions, acknowledge} (what this supervisor may do:
+                                            action names; sent when the
+                                            console opens and whenever an
+                                            administrator changes it)
   error             {message, requestId}   (requestId: null when none)
 Browser -> server:
   command           {requestId, action, sessionId, partyId, params?}
@@ -109,6 +113,12 @@ class CommandConfirmedFrame(TypedDict):
     message: str
 
 
+class AccessFrame(TypedDict):
+    type: Literal["access"]
+    actions: list[str]
+    acknowledge: bool
+
+
 class ErrorFrame(TypedDict):
     type: Literal["error"]
     message: str
@@ -122,6 +132,7 @@ FRAMES: dict[str, type] = {
     "worker_status": WorkerStatusFrame,
     "command_result": CommandResultFrame,
     "command_confirmed": CommandConfirmedFrame,
+    "access": AccessFrame,
     "error": ErrorFrame,
 }
 
@@ -371,6 +382,10 @@ def command_confirmed(
         "confirmed": confirmed,
         "message": message,
     }
+
+
+def access(*, actions: list[str], acknowledge: bool) -> AccessFrame:
+    return {"type": "access", "actions": actions, "acknowledge": acknowledge}
 
 
 def error(message: str, *, request_id: str | None = None) -> ErrorFrame:

@@ -199,6 +199,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console"
 LOGOUT_REDIRECT_URL = "login"
+# A login lasts a shift (hours), not Django's two weeks: an open console
+# closes when its session expires (dashboard.access).
+SESSION_COOKIE_AGE = int(env_float("SWITCHBOARD_SESSION_HOURS", 12) * 3600)
+# Consoles one user may have open on one dashboard process (0: no cap).
+CONSOLES_PER_USER = int(env_float("SWITCHBOARD_CONSOLES_PER_USER", 10))
+# External transfer destinations (E.164 numbers; a trailing * allows a
+# prefix, e.g. "+1415*"), comma-separated. Empty: transfers only to
+# extensions, voicemail and park orbits (docs/security.md "Transfers").
+TRANSFER_ALLOWED_NUMBERS = [
+    n.strip()
+    for n in env_str("SWITCHBOARD_TRANSFER_ALLOWED_NUMBERS").split(",")
+    if n.strip()
+]
 
 # RingCentral. Empty RINGCENTRAL_SERVER_URL means "use the embedded
 # simulator" in `manage.py serve`; the worker alone requires a URL.
@@ -220,10 +233,19 @@ COMMAND_REPLY_TIMEOUT = env_float("SWITCHBOARD_COMMAND_TIMEOUT", 20.0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Customers' numbers never reach a log whole: every line's runs of 7+
+    # digits keep their last four (telephony.redact; docs/security.md).
+    "filters": {"mask_numbers": {"()": "telephony.redact.MaskNumbersFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_numbers"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "telephony": {"level": env_str("SWITCHBOARD_LOG_LEVEL", "INFO")},

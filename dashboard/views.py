@@ -40,22 +40,33 @@ HEALTH_FIELDS = (
 )
 
 
+def _no_floor(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/no_floor.html", status=403)
+
+
 @login_required
 def console(request: HttpRequest) -> HttpResponse:
-    """The console page. Besides the live floor (over its WebSocket), the
-    page gets, once, the extension directory with each extension's type
-    (json_script "directory") and the call queues with their members
-    (json_script "queues"), for the queue view and the agent board."""
-    can_control = request.user.has_perm(actions.CONTROL_CALLS)
+    """The console page, for users who may watch the floor (else a page
+    saying so). Besides the live floor (over its WebSocket), the page gets,
+    once, the extension directory with each extension's type (json_script
+    "directory"), the call queues with their members ("queues") for the
+    queue view and the agent board, and what this user may do ("access":
+    the socket says it again when it changes)."""
+    user = request.user
+    if not user.has_perm(actions.VIEW_FLOOR):
+        return _no_floor(request)
     directory = extension_directory_get()
     return render(
         request,
         "dashboard/console.html",
         {
-            "can_control": can_control,
             "directory": directory,
             "queues": call_queues_get(directory),
             "actions": actions.page_registry(),
+            "access": {
+                "actions": actions.allowed(user.has_perm),
+                "acknowledge": user.has_perm(actions.ACKNOWLEDGE_ALERTS),
+            },
         },
     )
 
@@ -63,10 +74,12 @@ def console(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 @require_GET
-def directory(request: HttpRequest) -> JsonResponse:
+def directory(request: HttpRequest) -> HttpResponse:
     """The extension directory and the call queues with their members, as
     the console page embeds them: the page reads them again now and then
     (the worker refreshes them from RingCentral on its own schedule)."""
+    if not request.user.has_perm(actions.VIEW_FLOOR):
+        return _no_floor(request)
     entries = extension_directory_get()
     return JsonResponse({"directory": entries, "queues": call_queues_get(entries)})
 

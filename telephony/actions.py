@@ -19,9 +19,15 @@ from typing import Any, Literal
 
 from telephony.live.views import CallView, PartyView, party_of
 
-# Every action needs this Django permission (the consumer checks it on each
-# command, so withdrawing it acts on open consoles at once).
-CONTROL_CALLS = "telephony.control_calls"
+# Watching the floor needs VIEW_FLOOR (checked when a console connects);
+# each action needs its own permission (checked by the consumer on every
+# command, and drawn by the page: a console shows only the buttons its user
+# may press). The roles holding them: telephony/migrations/0007_roles.py.
+VIEW_FLOOR = "telephony.view_floor"
+ACKNOWLEDGE_ALERTS = "telephony.acknowledge_alerts"
+_HOLD = "telephony.hold_calls"
+_MUTE = "telephony.mute_calls"
+_RECORD = "telephony.record_calls"
 # Parameter values are short tokens: extension numbers, E.164 numbers with
 # `*` and `#` for extensions and codes, opaque recording ids.
 PARAM_VALUE = re.compile(r"^[A-Za-z0-9_.:=*#+-]{1,64}$")
@@ -62,7 +68,7 @@ class Action:
     muted: bool | None = None
     recording: Literal["none", "active", "paused"] | None = None
     confirm: str | None = None
-    permission: str = CONTROL_CALLS
+    permission: str = ""  # "telephony.<codename>", set for each in _REGISTRY
     ends_call: bool = False  # the call ending proves it too
 
     def clean(self, raw: Any) -> dict[str, str]:
@@ -139,45 +145,49 @@ def _never(kind: Kind, call: CallView, party: PartyView | None, params: Any) -> 
 _REGISTRY = (
     Action(
         "hold", "Hold", "holding…", "Hold",
-        statuses=("Answered",), confirms=_status_is("Hold"),
+        statuses=("Answered",), confirms=_status_is("Hold"), permission=_HOLD,
     ),
     Action(
         "unhold", "Unhold", "resuming…", "Unhold",
-        statuses=("Hold",), confirms=_status_is("Answered"),
+        statuses=("Hold",), confirms=_status_is("Answered"), permission=_HOLD,
     ),
     Action(
         "mute", "Mute", "muting…", "Mute",
-        statuses=_ENGAGED, muted=False, confirms=_muted_is(True),
+        statuses=_ENGAGED, muted=False, confirms=_muted_is(True), permission=_MUTE,
     ),
     Action(
         "unmute", "Unmute", "unmuting…", "Unmute",
-        statuses=_ENGAGED, muted=True, confirms=_muted_is(False),
+        statuses=_ENGAGED, muted=True, confirms=_muted_is(False), permission=_MUTE,
     ),
     Action(
         "record_start", "Record", "starting recording…", "Recording",
         statuses=_ENGAGED, recording="none", confirms=_recording_is(True),
+        permission=_RECORD,
     ),
     Action(
         "record_pause", "Pause rec", "pausing recording…", "Pause recording",
         statuses=_ENGAGED, recording="active", params=("recordingId",),
-        confirms=_recording_is(False),
+        confirms=_recording_is(False), permission=_RECORD,
     ),
     Action(
         "record_resume", "Resume rec", "resuming recording…", "Resume recording",
         statuses=_ENGAGED, recording="paused", params=("recordingId",),
-        confirms=_recording_is(True),
+        confirms=_recording_is(True), permission=_RECORD,
     ),
     Action(
         "listen", "Listen", "connecting you…", "Listen",
         statuses=_ENGAGED, confirms=_never,  # a new party: see `confirmation`
+        permission="telephony.listen_calls",
     ),
     Action(
         "transfer", "Transfer", "transferring…", "Transfer",
         statuses=_ENGAGED, params=TRANSFER_TARGETS, confirms=_left, ends_call=True,
+        permission="telephony.transfer_calls",
     ),
     Action(
         "end", "End", "ending…", "End call",
         statuses=_LIVE, confirms=_never, ends_call=True,
+        permission="telephony.end_calls",
         confirm="This ends the call for everyone on it, the customer included.",
     ),
 )  # fmt: skip
@@ -208,3 +218,8 @@ def confirmation(
 def page_registry() -> list[dict[str, Any]]:
     """The registry as the console reads it (JSON-ready, in button order)."""
     return [action.page() for action in ACTIONS.values()]
+
+
+def allowed(has_perm: Callable[[str], bool]) -> list[str]:
+    """The names of the actions a user may take (`has_perm`: the user's)."""
+    return [action.name for action in ACTIONS.values() if has_perm(action.permission)]

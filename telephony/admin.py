@@ -197,18 +197,19 @@ class QueueMemberAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class CommandAuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "requested_at",
-        "user",
+        "username",
         "action",
         "telephony_session_id",
         "party_id",
+        "params",
         "outcome",
         "http_status",
         "error_code",
     )
-    list_filter = ("outcome", "action", "requested_at", "user")
+    list_filter = ("outcome", "action", "requested_at", "username")
     date_hierarchy = "requested_at"
     search_fields = (
-        "user",
+        "username",
         "telephony_session_id",
         "party_id",
         "error_code",

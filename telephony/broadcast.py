@@ -109,7 +109,8 @@ class CommandRequested(TypedDict):
     action: CommandAction
     session_id: str
     party_id: str
-    user: str
+    user: str  # the username at the time (the audit keeps it)
+    user_id: NotRequired[int | None]  # the user's id (the audit's reference)
     params: NotRequired[JsonDict]
 
 
@@ -154,6 +155,7 @@ CONSUMER_TYPES = (
     "telephony.command_confirmed",
     "telephony.request_failed",
     "telephony.access_revoked",
+    "telephony.access_changed",
 )
 # Every `type` the worker's inbox accepts.
 WORKER_TYPES = (
@@ -314,6 +316,7 @@ async def request_command(
     session_id: str,
     party_id: str,
     user: str,
+    user_id: int | None = None,
     params: JsonDict | None = None,
 ) -> None:
     """Hand a supervisor's command to the worker, the only RingCentral caller.
@@ -329,6 +332,7 @@ async def request_command(
         "session_id": session_id,
         "party_id": party_id,
         "user": user,
+        "user_id": user_id,
         "params": params or {},
     }
     await layer.send(WORKER_INBOX, message)
@@ -417,5 +421,22 @@ async def revoke_access(
         "user_id": None if user_id is None else str(user_id),
         "session_key": session_key,
         "reason": reason,
+    }
+    await layer.group_send(SUPERVISORS, message)
+
+
+class AccessChanged(TypedDict):
+    type: Literal["telephony.access_changed"]
+    user_ids: list[str]  # every console of these users looks again
+
+
+async def change_access(layer: Any, *, user_ids: Any) -> None:
+    """Some users' permissions changed (a role given or taken, a group's
+    permissions edited): each dashboard process's live feed has its
+    consoles of those users read their permissions again, then close
+    (no view permission left) or redraw their buttons."""
+    message: AccessChanged = {
+        "type": "telephony.access_changed",
+        "user_ids": sorted({str(user_id) for user_id in user_ids}),
     }
     await layer.group_send(SUPERVISORS, message)

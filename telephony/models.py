@@ -9,11 +9,46 @@ admin shows it read-only.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+
+# The live floor's permissions (telephony.<codename>); the groups Viewer,
+# Supervisor and Administrator hold them (migration 0007, docs/security.md
+# "Roles"). Each action of telephony.actions names the one it needs.
+FLOOR_PERMISSIONS = (
+    ("view_floor", "Can watch the live floor"),
+    ("hold_calls", "Can hold and unhold live calls"),
+    ("mute_calls", "Can mute and unmute live calls"),
+    ("record_calls", "Can start, pause and resume recording live calls"),
+    ("transfer_calls", "Can transfer live calls"),
+    ("listen_calls", "Can listen in on live calls"),
+    ("end_calls", "Can end live calls"),
+    ("acknowledge_alerts", "Can acknowledge the floor's alerts"),
+)
+
+
+class Floor(models.Model):
+    """No table: the holder of the live floor's permissions, so that the
+    admin lists them as "telephony | live floor | Can ..."."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = FLOOR_PERMISSIONS
+        verbose_name = "live floor"
+
+    def __str__(self) -> str:
+        return "live floor"
 
 
 class CommandAudit(models.Model):
-    """One supervisor command and what RingCentral answered."""
+    """One supervisor command and what RingCentral answered.
+
+    The user is kept twice: as a reference (`user`, which survives a
+    rename) and as the username at the time (`username`, which survives the
+    user's deletion: no database constraint, so deleting a user changes no
+    row). `params` are the command's own (a transfer's destination, a
+    recording's id)."""
 
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted"
@@ -22,10 +57,19 @@ class CommandAudit(models.Model):
         UNKNOWN = "unknown"  # sent, but no answer in time: may have worked
 
     requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.CharField(max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    username = models.CharField("username at the time", max_length=150)
     action = models.CharField(max_length=32)
     telephony_session_id = models.CharField(max_length=100, db_index=True)
     party_id = models.CharField(max_length=100)
+    params = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
@@ -33,10 +77,11 @@ class CommandAudit(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
-        permissions = [("control_calls", "Can hold, record and end live calls")]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.action} {self.telephony_session_id}: {self.outcome}"
+        return (
+            f"{self.username} {self.action} {self.telephony_session_id}: {self.outcome}"
+        )
 
 
 class CallRecord(models.Model):

@@ -45,13 +45,29 @@ export function stateLabel(call) {
 
 /**
  * Names and numbers with the extension directory ({extensionId: {number,
- * name}}) and the action registry (telephony/actions.py page_registry).
+ * name}}) and the action registry (telephony/actions.py page_registry);
+ * `allowed`: the names of the actions this supervisor may take (the
+ * server's word: the page, then the socket's "access" frames), or null for
+ * all of them.
  */
 export class CallText {
-  constructor({ directory = {}, actions = [] } = {}) {
+  constructor({ directory = {}, actions = [], allowed = null, acknowledge = true } = {}) {
     this.directory = directory;
     this.actions = actions;
     this.actionByName = Object.fromEntries(actions.map((a) => [a.name, a]));
+    this.allow(allowed, acknowledge);
+  }
+
+  /** Offer only these actions (names; null: all) from now on, and the
+   *  alerts' Acknowledge when `acknowledge`. */
+  allow(names, acknowledge = true) {
+    this.allowed = new Set(names ?? this.actions.map((a) => a.name));
+    this.mayAcknowledge = acknowledge;
+  }
+
+  /** Whether this supervisor may take any action at all. */
+  get canControl() {
+    return this.allowed.size > 0;
   }
 
   /** {name, ext} of a party: the directory's name and extension number. */
@@ -152,8 +168,9 @@ export class CallText {
    *  End, which ends the whole call. */
   offeredActions(call) {
     const agent = call.agent;
-    if (!agent?.id) return actingParty(call) ? this.actions.filter((a) => a.name === "end") : [];
-    return this.actions.filter((action) => offered(action, agent));
+    const mine = this.actions.filter((a) => this.allowed.has(a.name));
+    if (!agent?.id) return actingParty(call) ? mine.filter((a) => a.name === "end") : [];
+    return mine.filter((action) => offered(action, agent));
   }
 }
 

@@ -24,7 +24,10 @@ const json = (id, fallback) => JSON.parse($(id)?.textContent || fallback);
 const directory = json("directory", "{}");
 const queues = json("queues", "[]");
 const me = json("me", '""');
-const text = new CallText({ directory, actions: json("actions", "[]") });
+// What this supervisor may do: the page's word first, then the socket's
+// ("access" frames, when an administrator changes their role).
+const access = json("access", '{"actions": [], "acknowledge": false}');
+const text = new CallText({ directory, actions: json("actions", "[]"), allowed: access.actions, acknowledge: access.acknowledge });
 
 const scheme = location.protocol === "https:" ? "wss" : "ws";
 const store = new LiveStore({ url: `${scheme}://${location.host}/ws/console/` });
@@ -49,14 +52,12 @@ function ask({ title, text: body, confirm, danger }) {
 // --- the views -------------------------------------------------------------
 
 const root = $("floor");
-const canControl = root.dataset.canControl === "true";
 let detail = null;
 const floor = new FloorView({
   store,
   text,
   root,
   empty: $("empty"),
-  canControl,
   rowTemplate: $("row-template"),
   cardTemplate: $("card-template"),
   me,
@@ -103,7 +104,6 @@ const alertsPanel = new AlertsPanel({
   store,
   text,
   root: $("alerts"),
-  canControl,
   onFix(alert) {
     const fix = alert.fix || {};
     if (fix.action) {
@@ -318,6 +318,12 @@ const earlyTimer = setInterval(() => {
   else refreshDirectory();
 }, 5000);
 
+store.onAccess = ({ actions, acknowledge }) => {
+  text.allow(actions, acknowledge);
+  floor.refreshActions();
+  alertsPanel.redraw();
+  detail.render();
+};
 store.start();
 
 // For the console in DevTools and for benchmarks: the store and the views.

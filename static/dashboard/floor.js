@@ -35,10 +35,9 @@ export class FloorView {
    * @param {import("./calls.js").CallText} o.text
    * @param {HTMLElement} o.root  the role="table" element (scrolls)
    * @param {HTMLElement} o.empty  says so when no call is shown
-   * @param {boolean} o.canControl  whether to offer actions
    */
-  constructor({ store, text, root, empty, canControl, rowTemplate, cardTemplate, me, ask, onSelect }) {
-    Object.assign(this, { store, text, root, empty, canControl, me, ask, onSelect });
+  constructor({ store, text, root, empty, rowTemplate, cardTemplate, me, ask, onSelect }) {
+    Object.assign(this, { store, text, root, empty, me, ask, onSelect });
     this.selected = null; // the call open in the detail panel
     this.grouping = ""; // "" | "queue" | "agent"
     this.filters = null; // the view's filters (filters.js readView)
@@ -163,6 +162,13 @@ export class FloorView {
     this.frozenAt = stale ? this.store.serverNow() : 0;
     this.root.classList.toggle("stale", stale);
     for (const el of this.active.values()) el._disabled = undefined;
+    this.renderSoon();
+  }
+
+  /** The supervisor's permitted actions changed (text.allow): redraw
+   *  every shown call's buttons. */
+  refreshActions() {
+    for (const el of this.active.values()) el._actions = undefined;
     this.renderSoon();
   }
 
@@ -610,7 +616,7 @@ export class FloorView {
 
   _fillActions(el, call, busy, transfer) {
     const box = el._f.actions;
-    if (!this.canControl || !actingParty(call)) {
+    if (!this.text.canControl || !actingParty(call)) {
       if (el._actions !== "") {
         box.replaceChildren();
         el._actions = "";

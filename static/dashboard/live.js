@@ -45,8 +45,16 @@ export function backoffDelay(attempt, random = Math.random, policy = POLICY) {
   return policy.reconnectMin + random() * Math.max(0, cap - policy.reconnectMin);
 }
 
-// The close code of a console whose access ended (dashboard/consumers.py).
+// The close codes of a console the server will not serve
+// (dashboard/consumers.py): the page stops reconnecting and says why.
 export const ACCESS_ENDED = 4401;
+export const NOT_PERMITTED = 4403;
+export const TOO_MANY_CONSOLES = 4429;
+const ENDINGS = {
+  [ACCESS_ENDED]: "Your access ended: reload the page to log in again.",
+  [NOT_PERMITTED]: "You may not watch the live floor: ask an administrator for a role.",
+  [TOO_MANY_CONSOLES]: "Too many consoles are open for your user: close one, then reload this page.",
+};
 
 const LOST = "Connection lost before Switchboard answered; check the call before retrying.";
 const SILENT = "No confirmation arrived; check the call before retrying.";
@@ -180,7 +188,7 @@ export class LiveStore {
 
   _staleReason() {
     if (!this.loaded) return "";
-    if (this.connection === "ended") return "Your access ended: reload the page to log in again.";
+    if (this.connection === "ended") return this.endedReason;
     if (this.connection !== "open") return "The connection to Switchboard is down.";
     // (Catching up after a gap takes a moment and the header says so:
     // not worth a banner.)
@@ -273,7 +281,7 @@ export class LiveStore {
     };
     socket.onclose = (event) => {
       if (socket !== this._socket) return;
-      if (event?.code === ACCESS_ENDED) return this._ended();
+      if (ENDINGS[event?.code]) return this._ended(ENDINGS[event.code]);
       this._closed();
     };
   }
@@ -301,7 +309,8 @@ export class LiveStore {
   /** The server closed this console because the user's access ended
    *  (logout, deactivation, new password): no reconnection; the error frame
    *  before the close said why (a notice). */
-  _ended() {
+  _ended(reason) {
+    this.endedReason = reason;
     this._stopped = true;
     this._socket = null;
     this.cancel(this._snapshotTimer);
@@ -353,6 +362,9 @@ export class LiveStore {
         return;
       case "command_confirmed":
         return this._release(frame.requestId, frame.confirmed ? "" : frame.message);
+      case "access":
+        // What this supervisor may do now (an administrator changed it).
+        return this.onAccess?.({ actions: frame.actions, acknowledge: frame.acknowledge });
       case "error":
         if (frame.requestId && this._pending.has(frame.requestId)) {
           return this._release(frame.requestId, frame.message);

@@ -89,8 +89,8 @@ export class AlertsPanel {
    * @param {HTMLElement} o.root  the alert list's section
    * @param {(alert) => void} o.onFix  run the alert's fix
    */
-  constructor({ store, text, root, canControl, onFix }) {
-    Object.assign(this, { store, text, root, canControl, onFix });
+  constructor({ store, text, root, onFix }) {
+    Object.assign(this, { store, text, root, onFix });
     this.list = root.querySelector("ol");
     this.count = root.querySelector(".alert-count");
     this.more = root.querySelector(".alerts-more");
@@ -146,6 +146,12 @@ export class AlertsPanel {
 
   setStale(stale) {
     this.stale = stale;
+    this.redraw();
+  }
+
+  /** Draw every alert again (the page went stale, or the supervisor's
+   *  permissions changed). */
+  redraw() {
     for (const li of this._items.values()) li._key = "";
     this.render();
   }
@@ -176,14 +182,14 @@ export class AlertsPanel {
       const buttons = [];
       const context = `${ALERT_LABELS[alert.kind]}: ${subject}`;
       const fix = alert.fix;
-      if (fix?.action && this.canControl && this.text.actionByName[fix.action]) {
+      if (fix?.action && this.text.allowed.has(fix.action)) {
         buttons.push(button(FIX_LABELS[fix.action] || this.text.actionByName[fix.action].label, alert, "fix", context));
       } else if (fix?.view === "queue") {
         buttons.push(button("Show queue calls", alert, "fix", context));
       } else if (fix?.view === "agent") {
         buttons.push(button("Show agent", alert, "fix", context));
       }
-      if (!alert.ackedBy) buttons.push(button("Acknowledge", alert, "ack", context));
+      if (!alert.ackedBy && this.text.mayAcknowledge) buttons.push(button("Acknowledge", alert, "ack", context));
       for (const b of buttons) b.disabled = this.stale && b.dataset.do !== "fix-view";
       li.querySelector(".alert-buttons").replaceChildren(...buttons);
     }
@@ -303,7 +309,7 @@ export class DetailPanel {
     const queue = this.text.queueLabel(call);
     this.body.textContent = queue ? `Queue: ${queue}` : "";
     this.seen.textContent = others ? `Also on this call: ${others}` : "No other supervisor is on this call.";
-    const offered = this.floor.canControl ? this.text.offeredActions(call) : [];
+    const offered = this.text.offeredActions(call);
     const context = callContext(call, this.text);
     this.actions.replaceChildren(
       ...offered.map((action) => {

@@ -105,21 +105,26 @@ class CallFacts(TypedDict):
 @transaction.atomic
 def command_audit_create(
     *,
-    user: str,
+    username: str,
     action: str,
     telephony_session_id: str,
     party_id: str,
     outcome: str,
+    user_id: int | None = None,
+    params: dict[str, str] | None = None,
     http_status: int | None = None,
     error_code: str | None = None,
     message: str = "",
 ) -> CommandAudit:
-    """Record a supervisor command and RingCentral's answer."""
+    """Record a supervisor command (who, to which call, with which
+    parameters) and RingCentral's answer."""
     return CommandAudit.objects.create(
-        user=user,
+        user_id=user_id,
+        username=username[:150],
         action=action,
         telephony_session_id=telephony_session_id,
         party_id=party_id,
+        params=dict(params or {}),
         outcome=outcome,
         http_status=http_status,
         error_code=error_code or "",

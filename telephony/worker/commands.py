@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from telephony import actions, broadcast, metrics
 from telephony.history import services
@@ -295,12 +296,16 @@ class CommandDesk:
 
     async def _execute(self, request: broadcast.CommandRequested) -> None:
         if (fatal := self.refused()) is not None:
-            await self._reply(
-                request,
-                Outcome(
-                    "failed", f"Not connected to RingCentral: {describe_refusal(fatal)}"
-                ),
+            outcome = Outcome(
+                "failed", f"Not connected to RingCentral: {describe_refusal(fatal)}"
             )
+            await self._reply(request, outcome)
+            await _audit(request, outcome)
+            return
+        if (refusal := _destination_refused(request)) is not None:
+            _log(request, refusal)
+            await self._reply(request, refusal)
+            await _audit(request, refusal)
             return
         session_id = request["session_id"]
         before = self.lookup(session_id)
@@ -415,6 +420,36 @@ class CommandDesk:
         )
 
 
+def transfer_allowed(number: str, allowed: list[str]) -> bool:
+    """Whether an outside number is on the allow-list: an entry equals it,
+    or ends in `*` and starts it."""
+    for entry in allowed:
+        if entry.endswith("*"):
+            if number.startswith(entry[:-1]):
+                return True
+        elif number == entry:
+            return True
+    return False
+
+
+def _destination_refused(request: broadcast.CommandRequested) -> Outcome | None:
+    """A transfer to an outside number not on the allow-list
+    (TRANSFER_ALLOWED_NUMBERS), refused before RingCentral is called:
+    an outside number costs money and takes the customer off the account."""
+    number = (request.get("params") or {}).get("phoneNumber")
+    if request["action"] != "transfer" or number is None:
+        return None
+    if transfer_allowed(number, settings.TRANSFER_ALLOWED_NUMBERS):
+        return None
+    return Outcome(
+        "rejected",
+        f"Transfer refused: {number} is not an allowed outside destination. "
+        "Transfer to an extension, or ask an administrator to allow this "
+        "number (SWITCHBOARD_TRANSFER_ALLOWED_NUMBERS).",
+        403,
+    )
+
+
 def _log(request: broadcast.CommandRequested, outcome: Outcome) -> None:
     logger.info(
         "%s %s %s/%s: %s",
@@ -430,7 +465,9 @@ def _log(request: broadcast.CommandRequested, outcome: Outcome) -> None:
 async def _audit(request: broadcast.CommandRequested, outcome: Outcome) -> None:
     try:
         await database_sync_to_async(services.command_audit_create)(
-            user=request["user"],
+            username=request["user"],
+            user_id=request.get("user_id"),
+            params=request.get("params") or {},
             action=request["action"],
             telephony_session_id=request["session_id"],
             party_id=request["party_id"],

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 SECOND_USER, SECOND_PASSWORD = "bob", "bob-supervises-too"
 SETUP = f"""
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
 from telephony.models import QueueSettings
 QueueSettings.objects.update_or_create(
     queue_extension_id="",
@@ -34,7 +34,7 @@ QueueSettings.objects.update_or_create(
 bob = get_user_model().objects.create_user(
     {SECOND_USER!r}, password={SECOND_PASSWORD!r}, is_staff=True
 )
-bob.user_permissions.add(*Permission.objects.filter(codename="control_calls"))
+bob.groups.add(Group.objects.get(name="Supervisor"))
 """
 PRESENCE = {
     "available": "Available",

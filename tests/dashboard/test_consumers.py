@@ -5,6 +5,8 @@ alone. The real worker is covered in tests/telephony/test_worker.py."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,13 +14,13 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import AnonymousUser, Permission, User
+from django.contrib.auth.models import AnonymousUser, Group, User
 
 from dashboard import protocol
 from dashboard.asgi import application
 from dashboard.consumers import ACCESS_ENDED, SupervisorConsumer
 from dashboard.feed import FEED_TYPES
-from telephony import broadcast
+from telephony import actions, broadcast
 from tests.support import WAIT
 from tests.support.calls import call_view
 from tests.support.frames import receive_frame
@@ -29,9 +31,9 @@ WIRE = protocol.call_wire(CALL)
 
 
 def create_user(username: str, *, control: bool) -> User:
+    """A Supervisor (`control`) or a Viewer (telephony/migrations/0007)."""
     user = User.objects.create_user(username, password="pw-not-used-1")
-    if control:
-        user.user_permissions.add(Permission.objects.get(codename="control_calls"))
+    user.groups.add(Group.objects.get(name="Supervisor" if control else "Viewer"))
     return User.objects.get(pk=user.pk)  # fresh permission cache
 
 
@@ -55,14 +57,32 @@ async def answer_snapshot(calls: list[Any], *, seq: int = 7) -> None:
     )
 
 
+ALL_ACTIONS = list(actions.ACTIONS)
+
+
+async def open_as(user: Any, session: Any = None) -> WebsocketCommunicator:
+    """A console of `user`, connected; its first frame (what the user may
+    do) is read here and kept as `.access`."""
+    communicator = WebsocketCommunicator(SupervisorConsumer.as_asgi(), "/ws/console/")
+    communicator.scope["user"] = user
+    if session is not None:
+        communicator.scope["session"] = session
+    connected, _ = await communicator.connect(timeout=WAIT)
+    assert connected
+    communicator.access = await receive_frame(communicator)  # type: ignore[attr-defined]
+    return communicator
+
+
 @pytest.fixture
 async def console(request) -> AsyncIterator[WebsocketCommunicator]:
     control = getattr(request, "param", True)
     user = await database_sync_to_async(create_user)("sup", control=control)
-    communicator = WebsocketCommunicator(SupervisorConsumer.as_asgi(), "/ws/console/")
-    communicator.scope["user"] = user
-    connected, _ = await communicator.connect(timeout=WAIT)
-    assert connected
+    communicator = await open_as(user)
+    assert communicator.access == {  # type: ignore[attr-defined]
+        "type": "access",
+        "actions": ALL_ACTIONS if control else [],
+        "acknowledge": control,
+    }
     await answer_snapshot([CALL])
     snapshot = await receive_frame(communicator)
     assert snapshot.pop("time") and snapshot.pop("epoch")
@@ -179,7 +199,8 @@ async def test_supervisor_without_permission_cannot_send_commands(console):
     reply = await receive_frame(console)
     assert reply == {
         "type": "error",
-        "message": "You do not have permission to control calls.",
+        "message": "You do not have permission to hold and unhold live calls. "
+        "Ask an administrator.",
         "requestId": "req-1",  # so the console stops showing it pending
     }
 
@@ -238,14 +259,52 @@ def test_console_page_renders_for_a_supervisor(client):
     client.force_login(create_user("sup2", control=True))
     response = client.get("/")
     assert response.status_code == 200
-    assert b'data-can-control="true"' in response.content
+    assert json_script(response, "access") == {
+        "actions": ALL_ACTIONS,
+        "acknowledge": True,
+    }
+
+
+@pytest.mark.django_db
+def test_a_viewer_gets_the_console_without_buttons(client):
+    client.force_login(create_user("viewer", control=False))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert json_script(response, "access") == {"actions": [], "acknowledge": False}
+
+
+@pytest.mark.django_db
+def test_a_user_without_a_role_gets_a_page_saying_so_not_the_floor(client):
+    client.force_login(User.objects.create_user("nobody"))
+    for path in ("/", "/directory.json"):
+        response = client.get(path)
+        assert response.status_code == 403
+        assert b"may not watch the live floor" in response.content
+        assert b'id="directory"' not in response.content
+
+
+def json_script(response: Any, element_id: str) -> Any:
+    found = re.search(
+        rf'<script id="{element_id}" type="application/json">(.*?)</script>',
+        response.content.decode(),
+    )
+    assert found, element_id
+    return json.loads(found.group(1))
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_withdrawn_permission_applies_to_an_open_console(console):
-    await database_sync_to_async(
-        lambda: User.objects.get(username="sup").user_permissions.clear()
-    )()
+    def demote() -> None:
+        user = User.objects.get(username="sup")
+        user.groups.set([Group.objects.get(name="Viewer")])
+
+    await database_sync_to_async(demote)()
+    # The console is told at once: no buttons any more.
+    assert await receive_frame(console) == {
+        "type": "access",
+        "actions": [],
+        "acknowledge": False,
+    }
     await console.send_json_to(
         {
             "type": "command",
@@ -256,7 +315,11 @@ async def test_a_withdrawn_permission_applies_to_an_open_console(console):
         }
     )
     reply = await receive_frame(console)
-    assert reply["message"] == "You do not have permission to control calls."
+    while reply["type"] == "access":  # groups.set() removes, then adds
+        reply = await receive_frame(console)
+    assert reply["message"] == (
+        "You do not have permission to end live calls. Ask an administrator."
+    )
 
 
 @pytest.mark.django_db(transaction=True)

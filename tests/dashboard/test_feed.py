@@ -12,12 +12,16 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from dashboard import feed as feed_module, protocol
-from dashboard.consumers import SupervisorConsumer
 from dashboard.feed import feed_for
 from dashboard.mirror import FloorMirror
 from dashboard.sinks import Frame
 from telephony import broadcast
-from tests.dashboard.test_consumers import answer_snapshot, create_user, inbox
+from tests.dashboard.test_consumers import (
+    answer_snapshot,
+    create_user,
+    inbox,
+    open_as,
+)
 from tests.support import WAIT, eventually
 from tests.support.calls import call_view, party
 from tests.support.frames import receive_frame
@@ -27,10 +31,7 @@ TALKING = call_view("s-1", agent_party_id="p-1-2")
 
 async def open_console(name: str) -> WebsocketCommunicator:
     user = await database_sync_to_async(create_user)(name, control=False)
-    communicator = WebsocketCommunicator(SupervisorConsumer.as_asgi(), "/ws/console/")
-    communicator.scope["user"] = user
-    assert (await communicator.connect(timeout=WAIT))[0]
-    return communicator
+    return await open_as(user)
 
 
 async def publish(seq: int, call: Any, *, ended: bool = False, epoch: str = "e1"):

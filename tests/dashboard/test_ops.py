@@ -207,7 +207,7 @@ def test_admin_shows_history_directory_and_audit_read_only(
         records=[{"id": 1, "extensionNumber": "101", "name": "Alice Agent"}]
     )
     services.command_audit_create(
-        user="alice",
+        username="alice",
         action="hold",
         telephony_session_id="s-1",
         party_id="p-1",

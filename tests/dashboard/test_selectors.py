@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from dashboard.selectors import call_queues_get, extension_directory_get
@@ -116,7 +116,9 @@ def page_json(html: str, element_id: str) -> Any:
 
 def console_page() -> str:
     client = Client()
-    client.force_login(User.objects.create_user("sup"))
+    user = User.objects.create_user("sup")
+    user.groups.add(Group.objects.get(name="Viewer"))
+    client.force_login(user)
     response = client.get("/")
     assert response.status_code == 200
     return response.content.decode()

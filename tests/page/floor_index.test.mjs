@@ -171,6 +171,26 @@ test("offered actions follow the registry's statuses, mute and recording states"
   assert.deepEqual(t.offeredActions({ customer: { name: "X" } }), []);
 });
 
+test("only the actions the supervisor may take are offered, and that can change", () => {
+  const actions = [
+    { name: "hold", label: "Hold", statuses: ["Answered"], muted: null, recording: null, params: [] },
+    { name: "end", label: "End", statuses: ["Answered"], muted: null, recording: null, params: [] },
+  ];
+  const t = new CallText({ actions, allowed: ["hold"], acknowledge: false });
+  const call = { agent: { id: "a", status: "Answered" } };
+  assert.deepEqual(t.offeredActions(call).map((a) => a.name), ["hold"]);
+  assert.equal(t.canControl, true);
+  assert.equal(t.mayAcknowledge, false);
+  t.allow([], false); // a Viewer now
+  assert.deepEqual(t.offeredActions(call), []);
+  assert.equal(t.canControl, false);
+  t.allow(["hold", "end"], true);
+  assert.deepEqual(t.offeredActions(call).map((a) => a.name), ["hold", "end"]);
+  assert.equal(t.mayAcknowledge, true);
+  // Without a word from the server (older pages, tests): everything.
+  assert.deepEqual(new CallText({ actions }).offeredActions(call).map((a) => a.name), ["hold", "end"]);
+});
+
 test("rows in order stay put: a longest increasing run of DOM positions", () => {
   const kept = (values) => longestIncreasing(values).flatMap((k, i) => (k ? [values[i]] : []));
   assert.deepEqual(kept([0, 1, 2, 3]), [0, 1, 2, 3], "a jump refilled in place moves nothing");

@@ -9,7 +9,7 @@ import { callFilter, groupOf, readView, sortKeyFor, viewParams } from "../../sta
 import { agentCalls, queueAgents, queueWaits } from "../../static/dashboard/boards.js";
 import { alertLimit, callContext, othersOn } from "../../static/dashboard/panels.js";
 import { FloorIndex } from "../../static/dashboard/floor-index.js";
-import { ACCESS_ENDED, LiveStore } from "../../static/dashboard/live.js";
+import { ACCESS_ENDED, LiveStore, NOT_PERMITTED, TOO_MANY_CONSOLES } from "../../static/dashboard/live.js";
 
 const directory = {
   e1: { number: "101", name: "Alice Agent", type: "User" },
@@ -219,4 +219,43 @@ test("a console whose access ended stops and does not reconnect", () => {
   assert.equal(store.connection, "ended");
   assert.equal(timers.length, before); // no reconnection scheduled
   assert.equal(Socket.all.length, 1);
+});
+
+test("the server's word on what a supervisor may do reaches the page, and refusals stop it", () => {
+  for (const [code, words] of [
+    [NOT_PERMITTED, "You may not watch the live floor"],
+    [TOO_MANY_CONSOLES, "Too many consoles are open for your user"],
+  ]) {
+    const timers = [];
+    class Socket {
+      constructor() {
+        this.readyState = 1;
+        Socket.all.push(this);
+      }
+      send() {}
+      close() {}
+    }
+    Socket.all = [];
+    const store = new LiveStore({
+      url: "ws://x",
+      WebSocket: Socket,
+      now: () => T0,
+      schedule: () => {},
+      setTimeout: (fn) => timers.push(fn),
+      clearTimeout: () => {},
+    });
+    const told = [];
+    store.onAccess = (access) => told.push(access);
+    store.start();
+    const sock = Socket.all[0];
+    sock.onopen();
+    sock.onmessage({ data: JSON.stringify({ type: "access", actions: ["hold", "unhold"], acknowledge: false }) });
+    assert.deepEqual(told, [{ actions: ["hold", "unhold"], acknowledge: false }]);
+    store.loaded = true; // a floor was shown: the banner says why it stopped
+    const before = timers.length;
+    sock.onclose({ code });
+    assert.equal(store.connection, "ended");
+    assert.equal(timers.length, before); // no reconnection scheduled
+    assert.ok(store.staleness().reason.startsWith(words), store.staleness().reason);
+  }
 });

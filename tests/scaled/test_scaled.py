@@ -63,6 +63,8 @@ def deployment(database: str) -> Iterator[dict[str, Any]]:
         "DJANGO_SECRET_KEY": "scaled-test-only",
         "METRICS_TOKEN": METRICS_TOKEN,
         "RINGCENTRAL_SERVER_URL": f"http://127.0.0.1:{sim_port}",
+        # A thousand consoles with one login (the cap is tested on its own).
+        "SWITCHBOARD_CONSOLES_PER_USER": "0",
         "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
         "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
         "RINGCENTRAL_JWT": LOCAL_JWT,
@@ -71,9 +73,9 @@ def deployment(database: str) -> Iterator[dict[str, Any]]:
     setup = Process([*manage, "migrate", "--noinput", "-v", "0"], env)
     assert setup.finish() == 0, "".join(setup.lines)
     make_user = (
-        "from django.contrib.auth.models import User, Permission;"
+        "from django.contrib.auth.models import User, Group;"
         f"u = User.objects.create_user('sup', password='{PASSWORD}');"
-        "u.user_permissions.add(Permission.objects.get(codename='control_calls'))"
+        "u.groups.add(Group.objects.get(name='Supervisor'))"
     )
     user = Process([*manage, "shell", "-c", make_user], env)
     assert user.finish() == 0, "".join(user.lines)

@@ -159,6 +159,8 @@ def start_served_app(
         "METRICS_TOKEN": METRICS_TOKEN,
         "PYTHONUNBUFFERED": "1",
         "RINGCENTRAL_SERVER_URL": simulator_url,
+        # Tests and benchmarks open hundreds of consoles with one login.
+        "SWITCHBOARD_CONSOLES_PER_USER": "0",
         **(SIMULATOR_CREDENTIALS if simulator_url else {}),
         **(extra_env or {}),
     }

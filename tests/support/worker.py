@@ -122,6 +122,7 @@ async def command(
     params: dict[str, Any] | None = None,
     *,
     user: str = "alice",
+    user_id: int | None = None,
     request_id: str = "",
 ) -> tuple[str, dict[str, Any]]:
     """Send a command as a console would; return (reply channel, reply)."""
@@ -134,6 +135,7 @@ async def command(
         session_id=session_id,
         party_id=party_id,
         user=user,
+        user_id=user_id,
         params=params,
     )
     reply = await receive_until(

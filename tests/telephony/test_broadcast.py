@@ -80,8 +80,9 @@ async def every_payload(layer, channel: str) -> list[dict]:
     await broadcast.send_health(layer, channel=channel, health={"connected": True})
     await broadcast.reply_error(layer, channel=channel, message="no")
     await broadcast.revoke_access(layer, reason="You logged out.", session_key="k1")
+    await broadcast.change_access(layer, user_ids=[3, 1, 3])
     async with asyncio.timeout(WAIT):
-        return [await layer.receive(channel) for _ in range(13)]
+        return [await layer.receive(channel) for _ in range(14)]
 
 
 async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
@@ -95,6 +96,7 @@ async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
     }
     assert received[1]["type"] == "telephony.call_ended"
     assert {m["type"] for m in received} >= set(broadcast.CONSUMER_TYPES)
+    assert received[-1] == {"type": "telephony.access_changed", "user_ids": ["1", "3"]}
     for message in received:
         assert msgpack.unpackb(msgpack.packb(message)) == message
         assert json.loads(json.dumps(message)) == message

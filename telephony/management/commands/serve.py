@@ -31,7 +31,7 @@ from channels.layers import get_channel_layer
 from channels.routing import get_default_application
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -193,18 +193,9 @@ class Command(BaseCommand):
         user = users.objects.create_user(
             DEMO_USERNAME, password=password, is_staff=True
         )
-        user.user_permissions.add(
-            *Permission.objects.filter(
-                codename__in=[
-                    "control_calls",
-                    "view_commandaudit",
-                    "view_callrecord",
-                    "view_extension",
-                    "view_queuesettings",
-                    "change_queuesettings",
-                ]
-            )
-        )
+        # A Supervisor (telephony/migrations/0007_roles.py): watches the
+        # floor, acts on calls, reads the history in the admin.
+        user.groups.add(Group.objects.get(name="Supervisor"))
         self.stdout.write(
             f"Created the demo supervisor. Log in as '{DEMO_USERNAME}' with password "
             f"'{password}' (shown only this once)."

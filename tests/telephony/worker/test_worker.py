@@ -55,7 +55,11 @@ async def test_a_new_call_reaches_probe_and_hold_is_confirmed(
         assert await worker.history.flush()
 
     audit, record = await database_sync_to_async(audit_and_history)(session_id)
-    assert (audit.user, audit.action, audit.outcome) == ("alice", "hold", "accepted")
+    assert (audit.username, audit.action, audit.outcome) == (
+        "alice",
+        "hold",
+        "accepted",
+    )
     assert (record.result, record.ended, record.hold_count) == ("answered", True, 1)
 
 

@@ -8,10 +8,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.contrib.auth.models import User
 
 from telephony import broadcast
-from telephony.worker.commands import USER_BURST, UserLimits
+from telephony.worker.commands import USER_BURST, UserLimits, transfer_allowed
 from tests.support.worker import (
     call_update,
     command,
@@ -314,3 +316,112 @@ async def test_one_supervisors_flood_is_refused_and_others_still_act(
     # Another supervisor is not held to the flooder's share.
     _, other = await command(layer, "hold", session_id, party_id, user="alice")
     assert not (other["status"] == 429 and other["error_code"] is None), other
+
+
+def audit_rows() -> list[dict[str, Any]]:
+    from telephony.models import CommandAudit
+
+    return list(
+        CommandAudit.objects.order_by("pk").values(
+            "user_id", "username", "action", "params", "outcome", "http_status"
+        )
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_outside_transfer_destination_must_be_allowed(
+    talking_call, sim_api, settings
+):
+    """An outside number costs money and takes the customer off the
+    account: refused in plain words unless an administrator allowed it;
+    the audit row keeps the destination and who asked, by reference too."""
+    _, layer, _, session_id, party_id = talking_call
+    user = await database_sync_to_async(User.objects.create_user)("carol")
+    before = await ground_truth(sim_api)
+    _, reply = await command(
+        layer,
+        "transfer",
+        session_id,
+        party_id,
+        {"phoneNumber": "+14155550199"},
+        user="carol",
+        user_id=user.pk,
+    )
+    assert (reply["ok"], reply["status"], reply["error_code"]) == (False, 403, None)
+    assert reply["message"].startswith(
+        "Transfer refused: +14155550199 is not an allowed outside destination."
+    )
+    assert await ground_truth(sim_api) == before  # RingCentral never asked
+    settings.TRANSFER_ALLOWED_NUMBERS = ["+1415*"]
+    _, reply = await command(
+        layer,
+        "transfer",
+        session_id,
+        party_id,
+        {"phoneNumber": "+14155550199"},
+        user="carol",
+        user_id=user.pk,
+        request_id="again",
+    )
+    assert reply["ok"] is True, reply
+    rows = await database_sync_to_async(audit_rows)()
+    assert rows == [
+        {
+            "user_id": user.pk,
+            "username": "carol",
+            "action": "transfer",
+            "params": {"phoneNumber": "+14155550199"},
+            "outcome": outcome,
+            "http_status": status,
+        }
+        for outcome, status in (("rejected", 403), ("accepted", 200))
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_audit_keeps_a_recording_id_and_survives_a_rename(
+    talking_call, sim_api
+):
+    worker, layer, _, session_id, party_id = talking_call
+    user = await database_sync_to_async(User.objects.create_user)("dave")
+    await confirmed(layer, "record_start", session_id, party_id)
+    agent = next(
+        p for p in worker.model.get(session_id)["parties"] if p["id"] == party_id
+    )
+    params = {"recordingId": agent["recordings"][0]["id"]}
+    _, reply = await command(
+        layer,
+        "record_pause",
+        session_id,
+        party_id,
+        params,
+        user="dave",
+        user_id=user.pk,
+    )
+    assert reply["ok"] is True, reply
+
+    def renamed() -> dict[str, Any]:
+        from telephony.models import CommandAudit
+
+        User.objects.filter(pk=user.pk).update(username="david")
+        row = CommandAudit.objects.get(action="record_pause")
+        return {
+            "user": row.user.username,
+            "username": row.username,
+            "params": row.params,
+        }
+
+    assert await database_sync_to_async(renamed)() == {
+        "user": "david",  # who it is now
+        "username": "dave",  # who it was when they acted
+        "params": params,
+    }
+
+
+def test_the_allow_list_matches_whole_numbers_or_prefixes() -> None:
+    allowed = ["+14155550100", "+44*"]
+    assert transfer_allowed("+14155550100", allowed)
+    assert not transfer_allowed("+141555501001", allowed)
+    assert transfer_allowed("+442071234567", allowed)
+    assert not transfer_allowed("+4", allowed)
+    assert not transfer_allowed("+14155550100", [])
