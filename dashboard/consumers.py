@@ -139,6 +139,8 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         self.access = await database_sync_to_async(access.console_access)(
             self.user_id, self.session_key
         )
+        if self not in self.feed.links:
+            return  # closed meanwhile
         if not self.access.view:
             code = NOT_PERMITTED if self.access.refusal == access.NO_VIEW else None
             await self.revoke(self.access.refusal or access.NO_VIEW, code=code)

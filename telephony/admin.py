@@ -1,6 +1,7 @@
 """The admin: call history, the extension directory with the call queues'
 members, and the command audit, all read-only (history and audit are
-evidence; the directory and the membership are RingCentral's).
+evidence; the directory and the membership are RingCentral's); and an
+action that logs users out everywhere.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.sessions.models import Session
 from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.utils import timezone
 
 from telephony.models import (
     CallRecord,
@@ -283,3 +288,32 @@ class QueueSettingsAdmin(admin.ModelAdmin):
         queue = Extension.objects.filter(extension_id=obj.queue_extension_id).first()
         obj.queue_name = queue.name if queue else ""
         super().save_model(request, obj, form, change)
+
+
+class SwitchboardUserAdmin(UserAdmin):
+    """Django's user admin, plus ending a user's logins: their sessions are
+    deleted, which logs them out and closes their open consoles at once
+    (dashboard.access). Sessions get no admin of their own: its links would
+    show session keys, which are the logins themselves."""
+
+    actions = ["end_logins"]
+
+    @admin.action(
+        description="Log the selected users out everywhere",
+        permissions=["delete_session"],
+    )
+    def end_logins(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        ids = {str(pk) for pk in queryset.values_list("pk", flat=True)}
+        ended = 0
+        for session in Session.objects.filter(expire_date__gt=timezone.now()):
+            if session.get_decoded().get("_auth_user_id") in ids:
+                session.delete()  # one by one: each sends its signal
+                ended += 1
+        self.message_user(request, f"{ended} login session(s) ended.")
+
+    def has_delete_session_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("sessions.delete_session"))
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), SwitchboardUserAdmin)

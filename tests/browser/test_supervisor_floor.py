@@ -23,6 +23,8 @@ from tests.support.served import ServedApp, start_served_app
 pytestmark = pytest.mark.browser
 
 SECOND_USER, SECOND_PASSWORD = "bob", "bob-supervises-too"
+ROLE_USER, ROLE_PASSWORD = "vic", "vic-changes-roles"
+ADMIN_USER, ADMIN_PASSWORD = "ada", "ada-administers-it"
 SETUP = f"""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -35,6 +37,9 @@ bob = get_user_model().objects.create_user(
     {SECOND_USER!r}, password={SECOND_PASSWORD!r}, is_staff=True
 )
 bob.groups.add(Group.objects.get(name="Supervisor"))
+vic = get_user_model().objects.create_user({ROLE_USER!r}, password={ROLE_PASSWORD!r})
+vic.groups.add(Group.objects.get(name="Supervisor"))
+get_user_model().objects.create_superuser({ADMIN_USER!r}, password={ADMIN_PASSWORD!r})
 """
 PRESENCE = {
     "available": "Available",
@@ -472,5 +477,53 @@ async def test_stale_while_the_ringcentral_link_is_down_and_clear_after(
         assert cleared.is_success, cleared.text
         await expect(stale).to_be_hidden(timeout=90_000)
         await expect(hold).to_be_enabled()
+        await hang_up(sim, session_id)
+        await browser.close()
+
+
+async def test_a_role_changed_in_the_admin_redraws_the_open_console(
+    served: ServedApp,
+):
+    """An administrator makes a Supervisor a Viewer in the admin site: the
+    open console loses its buttons within a second, calls still shown;
+    then takes every role away: the console stops and says why."""
+    async with (
+        async_playwright() as p,
+        httpx.AsyncClient(base_url=served.simulator_url, timeout=10) as sim,
+    ):
+        browser, page = await logged_in(
+            p, served, username=ROLE_USER, password=ROLE_PASSWORD
+        )
+        session_id = await place_call(sim, agent="109", answer=True)
+        card = page.locator(f'[data-session-id="{session_id}"]')
+        await expect(card.get_by_role("button", name="Hold")).to_be_visible()
+
+        admin = await (await browser.new_context()).new_page()
+        await admin.goto(f"{served.url}/admin/auth/user/?q={ROLE_USER}")
+        await admin.get_by_label("Username").fill(ADMIN_USER)
+        await admin.get_by_label("Password").fill(ADMIN_PASSWORD)
+        await admin.get_by_role("button", name="Log in").click()
+        await admin.get_by_role("link", name=ROLE_USER, exact=True).click()
+
+        async def roles(names: list[str]) -> None:
+            await admin.locator("#id_groups_remove_all").click()
+            for name in names:
+                await admin.locator("#id_groups_from").select_option(label=name)
+                await admin.locator("#id_groups_add").click()
+            await admin.get_by_role("button", name="Save and continue editing").click()
+            await expect(admin.locator(".messagelist")).to_contain_text("changed")
+
+        await roles(["Viewer"])
+        await expect(card.get_by_role("button", name="Hold")).to_have_count(
+            0, timeout=2_000
+        )
+        await expect(card).to_be_visible()  # still watching
+        assert await page.evaluate("() => switchboard.text.canControl") is False
+
+        await roles([])
+        await expect(page.locator("#stale")).to_contain_text(
+            "You may not watch the live floor", timeout=2_000
+        )
+        assert await page.evaluate("() => switchboard.store.connection") == "ended"
         await hang_up(sim, session_id)
         await browser.close()

@@ -13,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from django.test import Client
 from django.utils import timezone
 
 from dashboard import access
@@ -167,6 +168,10 @@ async def test_superuser_status_granted_gives_every_button_at_once():
     await console.disconnect()
 
 
+def root_session(client: Client) -> str:
+    return str(client.cookies["sessionid"].value)
+
+
 def session_of(user: User, seconds: float) -> SessionStore:
     """A login session of `user` whose row expires in `seconds`."""
     session = SessionStore()
@@ -229,3 +234,30 @@ def test_the_roles_hold_what_their_names_say():
     assert {a.permission.split(".")[1] for a in actions.ACTIONS.values()} <= supervisor
     assert "view_commandaudit" not in supervisor
     assert supervisor < set(roles.ROLES["Administrator"])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_administrator_logs_a_user_out_everywhere_from_the_admin():
+    user = await database_sync_to_async(create_user)("sup", control=True)
+    session = await database_sync_to_async(session_of)(user, 3600)
+    console = await open_as(user, session=session)
+
+    def end_it() -> None:
+        root = User.objects.create_user("root", is_staff=True)
+        root.groups.add(Group.objects.get(name="Administrator"))
+        client = Client()
+        client.force_login(root)
+        listing = client.get("/admin/auth/user/")
+        assert b"Log the selected users out everywhere" in listing.content
+        ended = client.post(
+            "/admin/auth/user/",
+            {"action": "end_logins", "_selected_action": [user.pk]},
+        )
+        assert ended.status_code == 302
+        # Sessions get no admin page of their own (it would show their keys).
+        assert client.get("/admin/sessions/session/").status_code == 404
+        assert Session.objects.filter(session_key=root_session(client)).exists()
+
+    await database_sync_to_async(end_it)()
+    reason = await closed_with(console, ACCESS_ENDED)
+    assert reason.startswith("Your login session ended.")

@@ -270,3 +270,55 @@ async def feed_loads(url: str) -> float:
         r"^switchboard_feed_floor_loads(?:_total)? ([0-9.e+]+)$", text, re.M
     )
     return float(match[1]) if match else 0.0
+
+
+async def test_a_role_taken_away_closes_consoles_on_every_daphne(deployment):
+    """An administrator takes a user's role away (here in `manage.py shell`,
+    a process of its own, as the admin site in any daphne would): the
+    user's consoles on both daphnes close at once, saying why."""
+    manage, env = [sys.executable, "manage.py"], deployment["env"]
+    make_user = (
+        "from django.contrib.auth.models import User, Group;"
+        f"u = User.objects.create_user('leaver', password='{PASSWORD}');"
+        "u.groups.add(Group.objects.get(name='Supervisor'))"
+    )
+    assert Process([*manage, "shell", "-c", make_user], env).finish() == 0
+    urls = deployment["urls"]
+    cookies = [
+        await asyncio.to_thread(login_cookie, url, "leaver", PASSWORD) for url in urls
+    ]
+    consoles = [
+        await (await Console.open(url, cookie)).synced()
+        for url, cookie in zip(urls, cookies, strict=True)
+    ]
+    take_away = "from django.contrib.auth.models import User;" + (
+        "User.objects.get(username='leaver').groups.clear()"
+    )
+    assert Process([*manage, "shell", "-c", take_away], env).finish() == 0
+    for one in consoles:
+        refusal = await one.reply(type="error")
+        assert refusal["message"].startswith("You may not watch the live floor")
+        async with asyncio.timeout(WAIT):
+            await one.ws.wait_closed()
+        assert one.ws.close_code == 4403
+
+
+async def test_logging_out_on_one_daphne_closes_the_sessions_consoles_on_both(
+    deployment,
+):
+    urls = deployment["urls"]
+    cookie = await asyncio.to_thread(login_cookie, urls[0], "sup", PASSWORD)
+    consoles = [await (await Console.open(url, cookie)).synced() for url in urls]
+    csrf = re.search(r"csrftoken=([^;]+)", cookie)
+    assert csrf
+    async with httpx.AsyncClient(base_url=urls[1], timeout=WAIT) as http:
+        out = await http.post(
+            "/logout/",
+            headers={"Cookie": cookie, "X-CSRFToken": csrf[1], "Origin": urls[1]},
+        )
+    assert out.status_code == 302, out.text
+    for one in consoles:
+        assert (await one.reply(type="error"))["message"].startswith("You logged out")
+        async with asyncio.timeout(WAIT):
+            await one.ws.wait_closed()
+        assert one.ws.close_code == 4401
