@@ -130,12 +130,17 @@ def describe_rejection(
 
 # One supervisor's share of RingCentral's Call Control budget (the Light
 # group: 50 requests a minute for the whole account): a burst of USER_BURST
-# commands, then one every USER_REFILL seconds (30 a minute), and at most
-# USER_IN_FLIGHT awaiting RingCentral at once. One person's 1,000 clicks
-# can no longer lock every other supervisor out for a minute.
+# commands, then one every USER_REFILL seconds (30 a minute) or, when
+# several supervisors act within a minute, an equal part of
+# SUPERVISORS_PER_MINUTE (so together they stay under the account's budget,
+# with room for the worker's own reads), and at most USER_IN_FLIGHT awaiting
+# RingCentral at once. One person's 1,000 clicks can no longer lock every
+# other supervisor out for a minute, nor can a few people's.
 USER_BURST = 10
 USER_REFILL = 2.0
 USER_IN_FLIGHT = 3
+SUPERVISORS_PER_MINUTE = 40
+ACTIVE_WINDOW = 60.0  # a supervisor who acted this recently shares the budget
 
 
 class UserLimits:
@@ -148,11 +153,22 @@ class UserLimits:
         burst: int = USER_BURST,
         refill: float = USER_REFILL,
         in_flight: int = USER_IN_FLIGHT,
+        per_minute: int = SUPERVISORS_PER_MINUTE,
     ) -> None:
         self.clock, self.burst, self.refill, self.in_flight = (
             clock, burst, refill, in_flight)  # fmt: skip
+        self.per_minute = per_minute
         self._tokens: dict[str, tuple[float, float]] = {}  # user -> (tokens, at)
         self._running: dict[str, int] = {}
+        self._last: dict[str, float] = {}  # user -> when they last asked
+
+    def interval(self, now: float) -> float:
+        """Seconds per command for each supervisor now: USER_REFILL, or an
+        equal part of the budget among those who acted within the window."""
+        for user, at in list(self._last.items()):
+            if now - at > ACTIVE_WINDOW:
+                del self._last[user]
+        return max(self.refill, len(self._last) * 60.0 / self.per_minute)
 
     def take(self, user: str) -> Outcome | None:
         """Room for one more command from `user` (None), or the refusal."""
@@ -164,10 +180,12 @@ class UserLimits:
                 status=429,
             )
         now = self.clock()
+        self._last[user] = now
+        refill = self.interval(now)
         tokens, at = self._tokens.get(user, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) / self.refill)
+        tokens = min(float(self.burst), tokens + (now - at) / refill)
         if tokens < 1.0:
-            wait = (1.0 - tokens) * self.refill
+            wait = (1.0 - tokens) * refill
             self._tokens[user] = (tokens, now)
             return Outcome(
                 "rejected",

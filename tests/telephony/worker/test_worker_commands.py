@@ -260,7 +260,9 @@ async def test_a_transfer_to_an_unknown_extension_says_so_with_ringcentrals_code
 
 def test_a_supervisors_share_a_burst_then_one_every_refill() -> None:
     now = [0.0]
-    limits = UserLimits(lambda: now[0], burst=3, refill=2.0, in_flight=10)
+    limits = UserLimits(
+        lambda: now[0], burst=3, refill=2.0, in_flight=10, per_minute=1000
+    )
     assert [limits.take("bob") for _ in range(3)] == [None, None, None]
     refused = limits.take("bob")
     assert refused is not None and refused.status == 429
@@ -270,6 +272,26 @@ def test_a_supervisors_share_a_burst_then_one_every_refill() -> None:
     now[0] += 2.0
     assert limits.take("bob") is None
     assert limits.take("bob") is not None
+
+
+def test_supervisors_acting_at_once_share_the_accounts_budget() -> None:
+    """Three supervisors busy within a minute get a third of the budget
+    each (40 a minute together, under RingCentral's 50), so even all of
+    them flooding cannot drain it; alone again, one gets the full share."""
+    now = [0.0]
+    limits = UserLimits(lambda: now[0], burst=1, refill=2.0, per_minute=40)
+    for user in ("ann", "bob", "cy"):
+        assert limits.take(user) is None
+        limits.done(user)
+    assert limits.interval(now[0]) == 4.5  # 3 x 60 s / 40
+    now[0] += 2.0
+    refused = limits.take("ann")
+    assert refused is not None and refused.retry_after == 2.5
+    now[0] += 2.5
+    assert limits.take("ann") is None
+    limits.done("ann")
+    now[0] += 61.0  # bob and cy went quiet
+    assert limits.interval(now[0]) == 2.0
 
 
 def test_commands_awaiting_ringcentral_are_capped_per_supervisor() -> None:
