@@ -75,6 +75,7 @@ FEED_TYPES = (
     "telephony.snapshot_sent",
     "telephony.access_revoked",
     "telephony.access_changed",
+    "telephony.wall_changed",
 )
 
 
@@ -105,10 +106,11 @@ class _Loading:
 class LiveFeed:
     """The supervisors' group, the floor and the consoles of one process."""
 
-    def __init__(self, layer: Any) -> None:
+    def __init__(self, layer: Any, *, masked: bool = False) -> None:
         self.layer = layer
+        self.masked = masked  # calls with numbers masked (walls: dashboard.wall)
         self.epoch = f"{id(self):x}{time.time_ns() % 10**9:x}"  # this feed
-        self.mirror = FloorMirror()
+        self.mirror = FloorMirror(masked=masked)
         self.links: dict[Any, Link] = {}
         self._revoking: set[asyncio.Task[None]] = set()
         self.window = float(settings.FEED_WINDOW_SECONDS)
@@ -202,7 +204,8 @@ class LiveFeed:
             for task in self._tasks:
                 task.cancel()
             channel, self._channel = self._channel, None
-            self.mirror = FloorMirror()  # numbered from 1 again: forget frames
+            # Numbered from 1 again: forget frames.
+            self.mirror = FloorMirror(masked=self.masked)
             self._snapshot_cache = None
             self._recent.clear()
             self._loading = None
@@ -259,6 +262,10 @@ class LiveFeed:
             users = set(message["user_ids"])
             for consumer in list(self.links):
                 if str(consumer.user_id) in users:
+                    self.hold(consumer.recheck())
+        elif kind == "telephony.wall_changed":  # a wall token (dashboard.wall)
+            for consumer in list(self.links):
+                if str(getattr(consumer, "wall_id", None)) == message["wall_id"]:
                     self.hold(consumer.recheck())
         elif kind == "telephony.worker_status":
             self.mirror.worker = message["status"]
@@ -494,15 +501,22 @@ def _cancel(link: Link) -> None:
 _feeds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveFeed] = (
     weakref.WeakKeyDictionary()
 )
+# Walls that mask numbers get a feed of their own (its copy of the floor
+# holds the masked wire forms), made when the first one opens.
+_masked_feeds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveFeed] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-metrics.watch(lambda: list(_feeds.values()))
+metrics.watch(lambda: [*_feeds.values(), *_masked_feeds.values()])
 
 
-def feed_for(layer: Any) -> LiveFeed:
-    """This process's (event loop's) feed on `layer`."""
+def feed_for(layer: Any, *, masked: bool = False) -> LiveFeed:
+    """This process's (event loop's) feed on `layer`; `masked`: the one
+    whose calls carry numbers masked (protocol.masked_call_wire)."""
     loop = asyncio.get_running_loop()
-    feed = _feeds.get(loop)
+    feeds = _masked_feeds if masked else _feeds
+    feed = feeds.get(loop)
     if feed is None or feed.layer is not layer:
-        feed = _feeds[loop] = LiveFeed(layer)
+        feed = feeds[loop] = LiveFeed(layer, masked=masked)
     return feed

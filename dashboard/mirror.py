@@ -86,14 +86,19 @@ class Delta:
 class FloorMirror:
     """The worker's floor, as wire texts, numbered in frames."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, masked: bool = False) -> None:
+        # A masked copy (walls that mask numbers) keeps its calls in
+        # protocol.masked_call_wire's form: encoded once, sent as is.
+        self.masked = masked
         self.ready = False  # a worker snapshot has been loaded
         self.epoch: str | None = None  # the worker run the copy follows
         self.seq = 0  # the worker's last change applied
         self.frame = 0  # the last frame numbered by take_delta
         self.worker: JsonDict = {"connected": False, "error": None, "since": None}
         self.kinds: dict[str, _Collection] = {
-            "calls": _Collection(protocol.call_wire, "id"),
+            "calls": _Collection(
+                protocol.masked_call_wire if masked else protocol.call_wire, "id"
+            ),
             "agents": _Collection(protocol.agent_wire, "extension_id"),
             "alerts": _Collection(protocol.alert_wire, "id"),
             "attention": _Collection(protocol.attention_wire, "session_id"),

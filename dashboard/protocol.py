@@ -14,6 +14,10 @@ Server -> browser (one shape per `type`):
                                             console opens and whenever an
                                             administrator changes it)
   error             {message, requestId}   (requestId: null when none)
+  wall              {name, panels, queues, masked} (`/ws/wall/` only: the
+                                            wall's settings, sent when it
+                                            opens and when an administrator
+                                            edits its token)
 Browser -> server:
   command           {requestId, action, sessionId, partyId, params?}
   resync            {}
@@ -55,6 +59,7 @@ from types import UnionType
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints
 
 from telephony.live.views import AgentView, CallView, PartyView, own_end
+from telephony.redact import mask_number
 
 JsonDict = dict[str, Any]
 
@@ -125,6 +130,14 @@ class ErrorFrame(TypedDict):
     requestId: str | None
 
 
+class WallFrame(TypedDict):
+    type: Literal["wall"]
+    name: str
+    panels: list[str]
+    queues: list[str]
+    masked: bool
+
+
 # Every frame the server sends, by type (tests validate against these).
 FRAMES: dict[str, type] = {
     "snapshot": SnapshotFrame,
@@ -134,6 +147,7 @@ FRAMES: dict[str, type] = {
     "command_confirmed": CommandConfirmedFrame,
     "access": AccessFrame,
     "error": ErrorFrame,
+    "wall": WallFrame,
 }
 
 
@@ -198,6 +212,30 @@ def call_wire(call: CallView) -> JsonDict:
             "left": len(rest) - len(others),
         }
     )
+
+
+def masked_call_wire(call: CallView) -> JsonDict:
+    """The call as a wall that masks numbers gets it (dashboard.wall): every
+    leg's number keeps its last four digits (telephony.redact.mask_number:
+    `+14155550123` -> `…0123`), and a leg outside the account (no
+    extension: a customer) loses its caller-ID name. Built on the server,
+    so the TV never receives a customer's whole number."""
+    wire = call_wire(call)
+    for slot in ("agent", "customer"):
+        if slot in wire:
+            wire[slot] = _masked_party(wire[slot])
+    if "others" in wire:
+        wire["others"] = [_masked_party(party) for party in wire["others"]]
+    return wire
+
+
+def _masked_party(party: JsonDict) -> JsonDict:
+    masked = dict(party)
+    if "number" in masked:
+        masked["number"] = mask_number(masked["number"])
+    if not masked.get("ext"):
+        masked.pop("name", None)
+    return masked
 
 
 def agent_wire(agent: AgentView) -> JsonDict:
@@ -390,6 +428,17 @@ def access(*, actions: list[str], acknowledge: bool) -> AccessFrame:
 
 def error(message: str, *, request_id: str | None = None) -> ErrorFrame:
     return {"type": "error", "message": message, "requestId": request_id}
+
+
+def wall(*, name: str, panels: list[str], queues: list[str], masked: bool) -> WallFrame:
+    """A wall's settings (its token's: dashboard.wall_tokens)."""
+    return {
+        "type": "wall",
+        "name": name,
+        "panels": panels,
+        "queues": queues,
+        "masked": masked,
+    }
 
 
 # --- validation (tests, and a guard for anyone adding a frame) --------------

@@ -156,6 +156,7 @@ CONSUMER_TYPES = (
     "telephony.request_failed",
     "telephony.access_revoked",
     "telephony.access_changed",
+    "telephony.wall_changed",
 )
 # Every `type` the worker's inbox accepts.
 WORKER_TYPES = (
@@ -439,4 +440,17 @@ async def change_access(layer: Any, *, user_ids: Any) -> None:
         "type": "telephony.access_changed",
         "user_ids": sorted({str(user_id) for user_id in user_ids}),
     }
+    await layer.group_send(SUPERVISORS, message)
+
+
+class WallChanged(TypedDict):
+    type: Literal["telephony.wall_changed"]
+    wall_id: str  # the wall token's id (dashboard.models.WallToken)
+
+
+async def change_wall(layer: Any, *, wall_id: Any) -> None:
+    """A wall token was revoked, edited or deleted: every dashboard
+    process's live feed has its walls of that token read it again, then
+    close (revoked, expired, gone) or follow its new settings."""
+    message: WallChanged = {"type": "telephony.wall_changed", "wall_id": str(wall_id)}
     await layer.group_send(SUPERVISORS, message)

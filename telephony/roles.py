@@ -6,7 +6,8 @@
   listen, end), acknowledges alerts, reads the call history in the admin.
 - Administrator: a Supervisor who also reads the command audit, edits the
   queues' thresholds, manages users and their roles and ends login sessions
-  (the admin also needs "staff status" on the user).
+  (the admin also needs "staff status" on the user), and the live call
+  wall's links (wall tokens).
 
 A group missing is created with these permissions (migration 0007 at the
 first migrate, and after every migrate or test flush); a group that exists
@@ -46,13 +47,18 @@ ADMINISTER = [
     "change_group",
     "view_session",
     "delete_session",
+    # The live call wall's links (dashboard.models.WallToken).
+    "view_walltoken",
+    "add_walltoken",
+    "change_walltoken",
+    "delete_walltoken",
 ]
 ROLES = {
     "Viewer": FLOOR,
     "Supervisor": FLOOR + ACT + HISTORY,
     "Administrator": FLOOR + ACT + HISTORY + ADMINISTER,
 }
-APPS = ("auth", "sessions", "telephony")
+APPS = ("auth", "sessions", "telephony", "dashboard")
 
 
 def create_missing_roles(group_model: Any, permission_model: Any) -> None:
@@ -69,7 +75,17 @@ def create_missing_roles(group_model: Any, permission_model: Any) -> None:
 
 
 def roles_after_migrate(sender: Any, **kwargs: Any) -> None:
-    """post_migrate: the roles exist after every migrate and every flush."""
+    """post_migrate: the roles exist after every migrate and every flush.
+    Every app's permissions first: after a flush this app's post_migrate
+    comes before the apps after it in INSTALLED_APPS (dashboard's)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
 
+    for label in APPS:
+        create_permissions(
+            apps.get_app_config(label),
+            verbosity=0,
+            using=kwargs.get("using", "default"),
+        )
     create_missing_roles(Group, Permission)

@@ -81,8 +81,9 @@ async def every_payload(layer, channel: str) -> list[dict]:
     await broadcast.reply_error(layer, channel=channel, message="no")
     await broadcast.revoke_access(layer, reason="You logged out.", session_key="k1")
     await broadcast.change_access(layer, user_ids=[3, 1, 3])
+    await broadcast.change_wall(layer, wall_id=7)
     async with asyncio.timeout(WAIT):
-        return [await layer.receive(channel) for _ in range(14)]
+        return [await layer.receive(channel) for _ in range(15)]
 
 
 async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
@@ -96,7 +97,8 @@ async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
     }
     assert received[1]["type"] == "telephony.call_ended"
     assert {m["type"] for m in received} >= set(broadcast.CONSUMER_TYPES)
-    assert received[-1] == {"type": "telephony.access_changed", "user_ids": ["1", "3"]}
+    assert received[-2] == {"type": "telephony.access_changed", "user_ids": ["1", "3"]}
+    assert received[-1] == {"type": "telephony.wall_changed", "wall_id": "7"}
     for message in received:
         assert msgpack.unpackb(msgpack.packb(message)) == message
         assert json.loads(json.dumps(message)) == message
