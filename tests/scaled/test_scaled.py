@@ -322,3 +322,38 @@ async def test_logging_out_on_one_daphne_closes_the_sessions_consoles_on_both(
         async with asyncio.timeout(WAIT):
             await one.ws.wait_closed()
         assert one.ws.close_code == 4401
+
+
+def test_a_username_locked_out_on_one_daphne_is_locked_out_on_the_other(
+    deployment,
+):
+    """Failed logins are counted in Redis, shared by every daphne: a
+    guesser cannot get ten more tries by switching process."""
+    urls, env = deployment["urls"], deployment["env"]
+    make_user = (
+        "from django.contrib.auth.models import User;"
+        f"User.objects.create_user('guessed', password='{PASSWORD}')"
+    )
+    assert (
+        Process([sys.executable, "manage.py", "shell", "-c", make_user], env).finish()
+        == 0
+    )
+
+    def attempt(url: str, password: str) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=WAIT) as http:
+            page = http.get("/login/")
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+            assert token
+            return http.post(
+                "/login/",
+                data={
+                    "username": "guessed",
+                    "password": password,
+                    "csrfmiddlewaretoken": token[1],
+                },
+            )
+
+    statuses = [attempt(urls[n % 2], "a-wrong-guess").status_code for n in range(10)]
+    assert statuses == [200] * 9 + [429]  # the tenth failure locks
+    right = attempt(urls[1], PASSWORD)
+    assert right.status_code == 429 and "Too many failed logins" in right.text
