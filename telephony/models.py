@@ -9,8 +9,14 @@ admin shows it read-only.
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.utils import timezone
+
+from telephony.audit import GENESIS, row_digest
 
 # The live floor's permissions (telephony.<codename>); the groups Viewer,
 # Supervisor and Administrator hold them (migration 0007, docs/security.md
@@ -41,6 +47,45 @@ class Floor(models.Model):
         return "live floor"
 
 
+class AuditAppendOnly(PermissionDenied):
+    """The command audit is append-only: no row is changed or deleted
+    (a view that lets this through answers 403)."""
+
+
+class CommandAuditQuerySet(models.QuerySet["CommandAudit"]):
+    """Reads as usual; bulk writes refused (the chain is built row by row
+    in `CommandAudit.save`)."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditAppendOnly("The command audit is append-only: no update.")
+
+    def delete(self) -> NoReturn:
+        raise AuditAppendOnly("The command audit is append-only: no delete.")
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditAppendOnly("Audit rows are chained one by one: use create().")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditAppendOnly("The command audit is append-only: no update.")
+
+
+class AuditChainHead(models.Model):
+    """One row (id 1): the last audit row's id and hash. Appending locks it
+    (PostgreSQL: SELECT ... FOR UPDATE; SQLite's IMMEDIATE transactions
+    already let one writer in at a time), so two writers never chain to
+    the same row; and `verify_audit` compares the chain's end with it,
+    which catches deleted last rows."""
+
+    last_id = models.BigIntegerField(null=True)
+    last_hash = models.CharField(max_length=64, default=GENESIS)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"audit chain head: #{self.last_id}"
+
+
 class CommandAudit(models.Model):
     """One supervisor command and what RingCentral answered.
 
@@ -48,7 +93,12 @@ class CommandAudit(models.Model):
     rename) and as the username at the time (`username`, which survives the
     user's deletion: no database constraint, so deleting a user changes no
     row). `params` are the command's own (a transfer's destination, a
-    recording's id)."""
+    recording's id).
+
+    Append-only and chained (telephony.audit): `row_hash` covers the row
+    and `prev_hash`, the previous row's `row_hash`. A row is never changed
+    or deleted through Django; `manage.py verify_audit` catches an edit
+    made in the database itself."""
 
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted"
@@ -56,7 +106,10 @@ class CommandAudit(models.Model):
         FAILED = "failed"  # RingCentral unreachable: not carried out
         UNKNOWN = "unknown"  # sent, but no answer in time: may have worked
 
-    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set before saving (not auto_now_add, which stamps after): it is hashed.
+    requested_at = models.DateTimeField(
+        default=timezone.now, editable=False, db_index=True
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -74,6 +127,10 @@ class CommandAudit(models.Model):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
     message = models.CharField(max_length=500, blank=True)
+    prev_hash = models.CharField(max_length=64, editable=False, default="")
+    row_hash = models.CharField(max_length=64, editable=False, default="")
+
+    objects = CommandAuditQuerySet.as_manager()
 
     class Meta:
         ordering = ["-requested_at"]
@@ -82,6 +139,43 @@ class CommandAudit(models.Model):
         return (
             f"{self.username} {self.action} {self.telephony_session_id}: {self.outcome}"
         )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Append this new row to the chain; an existing row is refused."""
+        if not self._state.adding:
+            raise AuditAppendOnly("The command audit is append-only: no update.")
+        with transaction.atomic():
+            head = _audit_head_locked()
+            # The id is the chain's next, given under the lock: it is
+            # hashed, so it must be known before the insert.
+            self.id = (head.last_id or 0) + 1
+            self.prev_hash = head.last_hash
+            self.row_hash = row_digest(self)
+            kwargs["force_insert"] = True
+            super().save(*args, **kwargs)
+            head.last_id, head.last_hash = self.id, self.row_hash
+            head.save(update_fields=["last_id", "last_hash"])
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditAppendOnly("The command audit is append-only: no delete.")
+
+
+def _audit_head_locked() -> AuditChainHead:
+    """The chain head, locked until the transaction ends; made from the
+    last row if missing (a flushed test database)."""
+    heads = AuditChainHead.objects.select_for_update()
+    head = heads.filter(pk=1).first()
+    if head is None:
+        last = CommandAudit.objects.order_by("-pk").values("pk", "row_hash").first()
+        start = AuditChainHead(
+            pk=1,
+            last_id=last["pk"] if last else None,
+            last_hash=last["row_hash"] if last else GENESIS,
+        )
+        # Two first writers: one insert wins, the other waits for it.
+        AuditChainHead.objects.bulk_create([start], ignore_conflicts=True)
+        head = heads.get(pk=1)
+    return head
 
 
 class CallRecord(models.Model):
