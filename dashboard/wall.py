@@ -38,7 +38,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import protocol
 from dashboard.feed import feed_for
-from dashboard.selectors import call_queues_get
+from dashboard.selectors import call_queues_get, extension_directory_get
 from dashboard.wall_tokens import wall_access, wall_recheck
 
 logger = logging.getLogger("dashboard.wall")
@@ -66,9 +66,9 @@ def _private(response: HttpResponse) -> HttpResponse:
 def wall_page(request: HttpRequest) -> HttpResponse:
     """The wall's page (no login; the token opens it), or a page saying in
     plain words why this link does not open a wall (403, 410). The page
-    reads the live floor from its socket; it gets, once, the call queues'
-    names. Its panels and queues come over the socket too (`wall` frame),
-    so an edit of the token reaches an open wall."""
+    reads the live floor from its socket; it gets, once, the extensions'
+    names and the call queues. Its panels and queues come over the socket
+    too (`wall` frame), so an edit of the token reaches an open wall."""
     access = wall_access(request.GET.get("token"), seen=True)
     if not access.ok:
         response = render(
@@ -78,14 +78,16 @@ def wall_page(request: HttpRequest) -> HttpResponse:
             status=access.status,
         )
         return _private(response)
+    directory = extension_directory_get()
     queues = [
         {"ext": q["ext"], "number": q["number"], "name": q["name"]}
-        for q in call_queues_get()
+        for q in call_queues_get(directory)
     ]
+    names = {ext: entry["name"] for ext, entry in directory.items() if entry["name"]}
     response = render(
         request,
         "dashboard/wall.html",
-        {"wall": access.settings(), "queues": queues},
+        {"wall": access.settings(), "queues": queues, "names": names},
     )
     return _private(response)
 

@@ -50,10 +50,12 @@ export function backoffDelay(attempt, random = Math.random, policy = POLICY) {
 export const ACCESS_ENDED = 4401;
 export const NOT_PERMITTED = 4403;
 export const TOO_MANY_CONSOLES = 4429;
+export const WALL_ENDED = 4410; // a wall's token revoked, expired or removed
 const ENDINGS = {
   [ACCESS_ENDED]: "Your access ended: reload the page to log in again.",
   [NOT_PERMITTED]: "You may not watch the live floor: ask an administrator for a role.",
   [TOO_MANY_CONSOLES]: "Too many consoles are open for your user: close one, then reload this page.",
+  [WALL_ENDED]: "This wall's link no longer opens it: ask an administrator for a new one.",
 };
 
 const LOST = "Connection lost before Switchboard answered; check the call before retrying.";
@@ -370,6 +372,9 @@ export class LiveStore {
           return this._release(frame.requestId, frame.message);
         }
         return this._notice(frame.message);
+      default:
+        // Frames of one page only (the wall's settings): its own hook.
+        return this.onFrame?.(frame);
     }
   }
 

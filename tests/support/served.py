@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -50,6 +50,10 @@ class ServedApp:
     password: str
     # The embedded RingCentral in a process of its own (start_split_app).
     simulator: Process | None = None
+    # How serve was started (stop_serve, start_serve).
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    ready_line: str = "Embedded RingCentral:"
 
     def stop(self) -> None:
         try:
@@ -57,6 +61,24 @@ class ServedApp:
         finally:
             if self.simulator is not None:
                 self.simulator.stop()
+
+    def stop_serve(self) -> None:
+        """Stop `serve` (a server going away), keeping its database."""
+        self._stop_serve()
+
+    def start_serve(self) -> None:
+        """Start `serve` again as before: the same ports, the same database
+        (an embedded RingCentral starts afresh with it). Bounded waits."""
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        read_banner(self.process, self.ready_line)  # no login line this time
+        wait_until_up(self)
 
     def _stop_serve(self) -> None:
         self.process.terminate()
@@ -190,27 +212,27 @@ def start_served_app(
             timeout=120,
         )
     port, sim_port = free_port(), free_port()
+    command = [
+        python,
+        "manage.py",
+        "serve",
+        "--port",
+        str(port),
+        "--simulator-port",
+        str(sim_port),
+        "--profile",
+        profile,
+    ]
     process = subprocess.Popen(
-        [
-            python,
-            "manage.py",
-            "serve",
-            "--port",
-            str(port),
-            "--simulator-port",
-            str(sim_port),
-            "--profile",
-            profile,
-        ],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    banner = read_banner(
-        process, "Switchboard: http" if simulator_url else "Embedded RingCentral:"
-    )
+    ready_line = "Switchboard: http" if simulator_url else "Embedded RingCentral:"
+    banner = read_banner(process, ready_line)
     if banner is None:
         process.kill()
         process.wait(timeout=10)
@@ -223,6 +245,9 @@ def start_served_app(
         user,
         password,
         simulator,
+        command,
+        env,
+        ready_line,
     )
     wait_until_up(app)
     return app
@@ -236,6 +261,7 @@ def start_split_app(
     seed: int | None = 1,
     seed_directory: bool = False,
     extra_env: dict[str, str] | None = None,
+    setup: str = "",
 ) -> ServedApp:
     """The embedded RingCentral in a process of its own
     (`manage.py ringcentral_simulator --profile P --speed S`), and
@@ -267,6 +293,7 @@ def start_split_app(
             extra_env=extra_env,
             simulator=simulator,
             simulator_url=f"http://127.0.0.1:{sim_port}",
+            setup=setup,
         )
     except BaseException:
         simulator.stop()
