@@ -56,6 +56,10 @@ HISTORY_DROPPED = Counter(
     "switchboard_history_dropped_calls",
     "Calls whose unwritten history was dropped because the buffer was full.",
 )
+JOURNAL_DROPPED = Counter(
+    "switchboard_journal_dropped_changes",
+    "Published changes the call journal dropped unwritten (its buffer was full).",
+)
 
 
 class Watched(Protocol):

@@ -363,3 +363,42 @@ class QueueSettings(models.Model):
 
     def __str__(self) -> str:
         return self.queue_name or self.queue_extension_id or "Defaults (every queue)"
+
+
+class CallEvent(models.Model):
+    """One change of one live call as the worker published it to the
+    consoles (the call's whole state after the change): the journal that
+    call timelines and floor replay read. Written in batches behind the
+    live path (telephony.history.journal); purged after the retention
+    period (`manage.py purge_history`)."""
+
+    at = models.DateTimeField(db_index=True)
+    telephony_session_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8)  # "updated" or "ended"
+    call = models.JSONField()  # telephony.live.views.CallView
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(
+                fields=["telephony_session_id", "at"], name="callevent_session"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.telephony_session_id} {self.kind} at {self.at}"
+
+
+class FloorMark(models.Model):
+    """The live floor at one moment, by reference: the id of each live
+    call's latest CallEvent. Taken every minute, so a replay starts from
+    the mark before its time plus at most a minute of events."""
+
+    at = models.DateTimeField(db_index=True)
+    events = models.JSONField(default=list)  # CallEvent ids
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"floor of {len(self.events)} calls at {self.at}"

@@ -53,8 +53,13 @@ class CallTrack:
         self.call, self.ended = call, ended
         self.version += 1
         at, held = call["updated_at"], call["state"] == "held"
-        if held and self.held_since is None:
-            self.held_since = at
+        if held:
+            # Since the held leg went on hold (after a worker restart that is
+            # the stored time, restored after the first sight of the call).
+            holds = [p["since"] for p in call["parties"] if p["status"] == "Hold"]
+            start = min([at, *holds])
+            if self.held_since is None or start < self.held_since:
+                self.held_since = start
         elif not held and self.held_since is not None:
             self.hold_seconds += max(0.0, _seconds(self.held_since, at))
             self.held_since = None

@@ -11,9 +11,11 @@ from typing import Any, TypedDict, TypeVar
 from django.db import models, transaction
 
 from telephony.models import (
+    CallEvent,
     CallRecord,
     CommandAudit,
     Extension,
+    FloorMark,
     PartyRecord,
     QueueMember,
     QueueSettings,
@@ -441,3 +443,73 @@ def _queue_entry(queue: str, name: str, seconds: int, target: int) -> dict[str, 
 def queue_settings_rows() -> list[dict[str, Any]]:
     """Every QueueSettings row as a dict (the worker's thresholds)."""
     return [dict(row) for row in QueueSettings.objects.values()]
+
+
+# --- the call journal (telephony.history.journal) ------------------------------
+
+
+class JournalEntry(TypedDict):
+    at: datetime
+    session_id: str
+    kind: str
+    call: Any  # CallView
+
+
+def call_events_append(*, entries: Sequence[JournalEntry]) -> list[int]:
+    """Store published changes in order; their ids, in the same order."""
+    rows = CallEvent.objects.bulk_create(
+        [
+            CallEvent(
+                at=entry["at"],
+                telephony_session_id=entry["session_id"][:100],
+                kind=entry["kind"],
+                call=entry["call"],
+            )
+            for entry in entries
+        ]
+    )
+    ids = [row.pk for row in rows]
+    if None in ids:  # a database that returns no ids: read them back
+        last = CallEvent.objects.order_by("-pk").values_list("pk", flat=True)
+        top = last.first() or 0
+        ids = list(range(top - len(rows) + 1, top + 1))
+    return ids
+
+
+def floor_mark_create(*, at: datetime, events: list[int]) -> FloorMark:
+    """Store the live floor at `at` by its calls' latest events."""
+    return FloorMark.objects.create(at=at, events=events)
+
+
+def call_events_last_get(*, session_ids: Sequence[str]) -> dict[str, Any]:
+    """Each session's last stored state (CallView) among `session_ids`."""
+    latest = (
+        CallEvent.objects.filter(telephony_session_id__in=session_ids)
+        .values("telephony_session_id")
+        .annotate(last=models.Max("pk"))
+        .values_list("last", flat=True)
+    )
+    return {
+        row.telephony_session_id: row.call
+        for row in CallEvent.objects.filter(pk__in=list(latest), kind="updated")
+    }
+
+
+def history_purge(*, before: datetime, batch: int = 5_000) -> dict[str, int]:
+    """Delete the journal, the floor marks and the finished calls older than
+    `before`, in short transactions (the live path keeps writing meanwhile).
+    The command audit is not history: it is kept (its chain proves it)."""
+    counts = {"events": 0, "marks": 0, "calls": 0}
+    for key, queryset in (
+        ("events", CallEvent.objects.filter(at__lt=before)),
+        ("marks", FloorMark.objects.filter(at__lt=before)),
+        ("calls", CallRecord.objects.filter(ended=True, last_seen_at__lt=before)),
+    ):
+        while True:
+            ids = list(queryset.values_list("pk", flat=True)[:batch])
+            if not ids:
+                break
+            with transaction.atomic():
+                queryset.model.objects.filter(pk__in=ids).delete()
+            counts[key] += len(ids)
+    return counts

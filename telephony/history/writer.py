@@ -29,6 +29,7 @@ from telephony.history import services
 from telephony.history.facts import CallTrack
 from telephony.history.services import CallFacts
 from telephony.live.model import Change
+from telephony.live.views import CallView
 
 logger = logging.getLogger("telephony.history.writer")
 
@@ -74,6 +75,14 @@ class HistoryWriter:
         self._dirty[sid] = None
         if len(self._dirty) >= self.flush_size:
             self._wake.set()
+
+    def adopt(self, stored: CallView) -> None:
+        """A call live when the worker started: its holds up to its last
+        stored state were counted by the run before (call_history_apply
+        adds what is new), so they are not counted again."""
+        track = self._tracks.get(stored["id"])
+        if track is not None:
+            track.written_holds = max(track.written_holds, stored["hold_count"])
 
     def prune(self, live_ids: Collection[str]) -> None:
         """Forget written sessions that are no longer live (after a resync

@@ -163,6 +163,40 @@ class LiveModel:
         self._live[snap.id] = session
         return self._change("updated", session)
 
+    def restore_times(self, stored: CallView) -> Change | None:
+        """Take back what a restart forgot from a call's last stored state
+        (telephony.history.journal): REST bodies carry no times, so a call
+        loaded after a restart would start its clocks at the load. For each
+        party whose status is still the stored one, the stored `since`
+        (a hold in progress keeps its hold time), the agent's answer time,
+        the call's start and hold count. "updated" if anything changed."""
+        session = self._live.get(stored["id"])
+        if session is None:
+            return None
+        changed = False
+        by_id = {p["id"]: p for p in stored["parties"]}
+        for party_id, party in session.parties.items():
+            old = by_id.get(party_id)
+            if old is None or old["status"] != party.event.status.code:
+                continue
+            if old["since"] and old["since"] < party.since:
+                party.since, changed = old["since"], True
+            answered = stored["answered_at"]
+            if (
+                party_id == stored["agent_party_id"]
+                and answered
+                and party.answered_at
+                and answered < party.answered_at
+            ):
+                party.answered_at, changed = answered, True
+        if stored["started_at"] and (
+            not session.started_at or stored["started_at"] < session.started_at
+        ):
+            session.started_at, changed = stored["started_at"], True
+        if stored["hold_count"] > session.hold_count:
+            session.hold_count, changed = stored["hold_count"], True
+        return self._change("updated", session) if changed else None
+
     def remove(self, telephony_session_id: str) -> Change | None:
         """Forget a session (e.g. GET returned 404): "ended", or None."""
         session = self._live.pop(telephony_session_id, None)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telephony import broadcast, metrics
+from telephony.history.journal import Journal, last_states as journal_last_states
 from telephony.history.writer import HistoryWriter
 from telephony.live.agents import AgentBoard
 from telephony.live.gaps import SequenceWatch
@@ -102,6 +103,7 @@ class TelephonyWorker:
         supervisor_device_id: str | None = None,
         confirm_timeout: float = CONFIRM_TIMEOUT,
         history: HistoryWriter | None = None,
+        journal: Journal | None = None,
         beat_interval: float = BEAT_INTERVAL,
         members_interval: float = MEMBERS_INTERVAL,
     ) -> None:
@@ -120,6 +122,9 @@ class TelephonyWorker:
         self.sweep_interval = sweep_interval
         self.ghost_after = ghost_after
         self.history = history or HistoryWriter()
+        # Every published change, for timelines and replay (written behind).
+        self.journal = journal or Journal(live=lambda: self._views.keys())
+        self._restored = False  # the first resync took back stored times
         self.beat_interval = beat_interval
         self.members_interval = members_interval  # between member-list requests
         self.resyncer = Resyncer(
@@ -201,9 +206,11 @@ class TelephonyWorker:
                 group.create_task(self._beat_forever())
                 group.create_task(self.oversight.run())
                 group.create_task(self.history.run())
+                group.create_task(self.journal.run())
         finally:
             self.tasks.cancel_all()
             await self.history.flush()
+            await self.journal.flush()
 
     # --- the stream -------------------------------------------------------
 
@@ -265,6 +272,7 @@ class TelephonyWorker:
         if change is None:
             return
         self.history.record(change)  # O(1); written in batches elsewhere
+        self.journal.record(change)  # O(1) too
         session_id = change.call["id"]
         if change.kind == "ended":
             self._forget(session_id)
@@ -390,6 +398,8 @@ class TelephonyWorker:
                     started = datetime.now(UTC)
                     await self.resyncer.run(settled=self._quiet_since(self._quiet_for))
                     self.resyncs += 1
+                    if not self._restored:
+                        await self._restore_times()
                     await upkeep.close_missing_history(
                         self.history,
                         [call["id"] for call in self.model.snapshot()[1]],
@@ -411,6 +421,17 @@ class TelephonyWorker:
                     break
         finally:
             self.resynced.set()
+
+    async def _restore_times(self) -> None:
+        """After the first resync of this run: calls already live when the
+        worker started take back their clocks (a hold in progress keeps its
+        hold time, for the consoles and the history) from their last stored
+        state in the call journal."""
+        self._restored = True
+        stored = await journal_last_states(list(self._views))
+        for call in stored.values():
+            self.history.adopt(call)
+            await self.publish(self.model.restore_times(call))
 
     def _quiet_since(self, seconds: float) -> Callable[[str], bool]:
         """Whether a call has not changed for `seconds`."""
