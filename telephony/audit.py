@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -36,6 +38,7 @@ class AuditRow(Protocol):
     error_code: str
     message: str
     prev_hash: str
+    row_hash: str
 
 
 def timestamp(moment: datetime) -> str:
@@ -69,3 +72,61 @@ def canonical(row: AuditRow) -> bytes:
 def row_digest(row: AuditRow) -> str:
     """The row's `row_hash`: hex SHA-256 of `canonical(row)`."""
     return hashlib.sha256(canonical(row)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `chain_check` found: `problem` is blank when the chain is
+    intact, else it names the first broken row and what is wrong."""
+
+    rows: int
+    first: AuditRow | None
+    last: AuditRow | None
+    problem: str = ""
+
+
+def chain_check(
+    rows: Iterable[AuditRow], *, head: tuple[int | None, str] | None
+) -> ChainReport:
+    """Walk `rows` in id order (an iterator: memory stays flat) and stop at
+    the first broken link. `head` is the chain head's (last id, last hash)
+    read before the walk, or None when the table has none."""
+    count, first, prev = 0, None, None
+    head_seen = head is None or head[0] is None
+    for row in rows:
+        problem = _link_problem(row, prev)
+        if head is not None and row.id == head[0]:
+            head_seen = True
+            if row.row_hash != head[1]:
+                problem = "it is not the last row the chain head recorded"
+        if problem:
+            return ChainReport(count, first, prev, f"{_name(row)}: {problem}")
+        count, first, prev = count + 1, first or row, row
+    if not head_seen and head is not None:
+        after = f"after {_name(prev)} " if prev else ""
+        problem = f"rows {after}are missing: the chain head's last is #{head[0]}"
+        return ChainReport(count, first, prev, problem)
+    if head is None and prev is not None:
+        return ChainReport(count, first, prev, "the chain head is missing")
+    return ChainReport(count, first, prev)
+
+
+def _link_problem(row: AuditRow, prev: AuditRow | None) -> str:
+    if row_digest(row) != row.row_hash:
+        return "its hash does not match its content (changed after it was written)"
+    expected = prev.row_hash if prev else GENESIS
+    if row.prev_hash == expected:
+        return ""
+    if prev is None:
+        return "its prev_hash is not the genesis value: rows before it are missing"
+    if row.id != prev.id + 1:
+        return (
+            f"its prev_hash does not match row #{prev.id}: a row is missing "
+            f"(a gap in the chain after #{prev.id}, deleted row(s) "
+            f"#{prev.id + 1}-#{row.id - 1})"
+        )
+    return f"its prev_hash does not match the previous row, #{prev.id}"
+
+
+def _name(row: AuditRow) -> str:
+    return f"row #{row.id} ({timestamp(row.requested_at)})"
