@@ -6,17 +6,24 @@ action that logs users out everywhere.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern, path
 from django.utils import timezone
 
+from telephony.audit import timestamp
+from telephony.csvexport import csv_stream_response
 from telephony.models import (
     CallRecord,
     CommandAudit,
@@ -198,8 +205,21 @@ class QueueMemberAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return str(obj.member_name or "")
 
 
+class SupervisorFilter(admin.AllValuesFieldListFilter):
+    """By username at the time, titled for what it means."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "supervisor"
+
+
 @admin.register(CommandAudit)
 class CommandAuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The append-only trail (telephony.audit): filter by supervisor,
+    action, outcome, date and call (search a session id), and export what
+    the list shows as CSV. No add, change or delete, superusers included,
+    and no actions (so no bulk delete)."""
+
     list_display = (
         "requested_at",
         "username",
@@ -211,7 +231,12 @@ class CommandAuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "http_status",
         "error_code",
     )
-    list_filter = ("outcome", "action", "requested_at", "username")
+    list_filter = (
+        "outcome",
+        "action",
+        "requested_at",
+        ("username", SupervisorFilter),
+    )
     date_hierarchy = "requested_at"
     search_fields = (
         "username",
@@ -220,9 +245,51 @@ class CommandAuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "error_code",
         "message",
     )
+    actions = None
+    show_full_result_count = False  # COUNT(*) on a long trail is slow
+    change_list_template = "admin/telephony/commandaudit/change_list.html"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return _field_names(self.model)
+
+    def get_urls(self) -> list[URLPattern]:
+        export = path(
+            "export.csv",
+            self.admin_site.admin_view(self.export_csv),
+            name="telephony_commandaudit_export",
+        )
+        return [export, *super().get_urls()]
+
+    def export_csv(self, request: HttpRequest) -> HttpResponseBase:
+        """The list as filtered and searched (same query string), streamed
+        as CSV in id order, hashes included so the chain can be checked."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("Unknown filter.")
+        return csv_stream_response(
+            request,
+            changelist.queryset.order_by("pk"),
+            header=AUDIT_COLUMNS,
+            cells=_audit_cells,
+            filename=f"audit-{timezone.now():%Y%m%d-%H%M%S}.csv",
+        )
+
+
+AUDIT_COLUMNS = (
+    *("id", "requested_at", "username", "user_id", "action"),
+    *("telephony_session_id", "party_id", "params", "outcome", "http_status"),
+    *("error_code", "message", "prev_hash", "row_hash"),
+)
+
+
+def _audit_cells(row: CommandAudit) -> list[Any]:
+    values = [getattr(row, column) for column in AUDIT_COLUMNS]
+    values[1] = timestamp(row.requested_at)
+    values[7] = json.dumps(row.params, sort_keys=True, ensure_ascii=False)
+    return values
 
 
 def _field_names(model: type[Model]) -> list[str]:
