@@ -6,6 +6,7 @@
 // shortcuts and the colour scheme are in keys.js.
 
 import { LiveStore } from "./live.js";
+import { ReplayStore, replayBar } from "./replay.js";
 import { CallText } from "./calls.js";
 import { FloorView } from "./floor.js";
 import { Header } from "./header.js";
@@ -29,8 +30,12 @@ const me = json("me", '""');
 const access = json("access", '{"actions": [], "acknowledge": false}');
 const text = new CallText({ directory, actions: json("actions", "[]"), allowed: access.actions, acknowledge: access.acknowledge });
 
+// The console, or (at /replay/) the console replaying the call journal.
+const replay = json("replay", "null");
 const scheme = location.protocol === "https:" ? "wss" : "ws";
-const store = new LiveStore({ url: `${scheme}://${location.host}/ws/console/` });
+const store = replay
+  ? new ReplayStore({ window: replay, at: Number(new URLSearchParams(location.search).get("at")) || undefined })
+  : new LiveStore({ url: `${scheme}://${location.host}/ws/console/` });
 
 // --- confirmation (a real dialog: named buttons, Esc cancels) -------------
 
@@ -324,6 +329,7 @@ store.onAccess = ({ actions, acknowledge }) => {
   alertsPanel.redraw();
   detail.render();
 };
+if (replay) replayBar($("replay"), store);
 store.start();
 
 // For the console in DevTools and for benchmarks: the store and the views.

@@ -10,6 +10,9 @@ import { clockText } from "./panels.js";
  * Pure (tests call it with a plain object shaped like the store).
  */
 export function describeConnection(store) {
+  if (store.replaying) {
+    return { kind: "warn", text: store.playing ? `Replay ${store.speed}×` : "Replay paused" };
+  }
   // Link up, socket open, yet no beat from the worker: silent, so stale.
   const stale = store.staleness?.();
   if (stale?.stale && store.connection === "open" && store.synced && store.worker?.connected) {
