@@ -6,13 +6,30 @@ query per row."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, Q, QuerySet
 
-from telephony.models import CallEvent, Extension, FloorMark, QueueMember
+from dashboard.timeline import (
+    AuditedCommand,
+    ExtensionName,
+    JournalEvent,
+    TimelineEntry,
+    timeline_entries,
+)
+from telephony.live.views import own_end
+from telephony.models import (
+    CallEvent,
+    CallRecord,
+    CommandAudit,
+    Extension,
+    FloorMark,
+    PartyRecord,
+    QueueMember,
+)
 
 # RingCentral's extension type of a call queue (docs/ringcentral.md 8.3).
 CALL_QUEUE = "Department"
@@ -181,6 +198,15 @@ class HistoryPage:
     newer: int | None
 
 
+def extension_numbers_get(*, extension_ids: Collection[str]) -> dict[str, str]:
+    """{extension_id: extension number} of those the directory knows."""
+    return dict(
+        Extension.objects.filter(
+            extension_id__in=[x for x in extension_ids if x]
+        ).values_list("extension_id", "extension_number")
+    )
+
+
 def _extension_ids(number: str) -> list[str]:
     return list(
         Extension.objects.filter(extension_number=number).values_list(
@@ -288,7 +314,7 @@ class CallPage:
     in_progress: bool
     parties: list[PartyRecord]
     latest: Any  # the journal's latest CallView of it, or None
-    timeline: list[timeline_.Entry]
+    timeline: list[TimelineEntry]
 
 
 def call_page_get(*, telephony_session_id: str) -> CallPage | None:
@@ -300,7 +326,7 @@ def call_page_get(*, telephony_session_id: str) -> CallPage | None:
         .first()
     )
     events = [
-        timeline_.Event(at=at, kind=kind, call=call)
+        JournalEvent(at=at, kind=kind, call=call)
         for at, kind, call in CallEvent.objects.filter(
             telephony_session_id=telephony_session_id
         )
@@ -308,7 +334,7 @@ def call_page_get(*, telephony_session_id: str) -> CallPage | None:
         .values_list("at", "kind", "call")
     ]
     commands = [
-        timeline_.Command(**row)
+        AuditedCommand(**row)
         for row in CommandAudit.objects.filter(
             telephony_session_id=telephony_session_id
         )
@@ -335,7 +361,7 @@ def call_page_get(*, telephony_session_id: str) -> CallPage | None:
         if x
     }
     directory = {
-        ext_id: timeline_.Extension(number=number, name=name)
+        ext_id: ExtensionName(number=number, name=name)
         for ext_id, number, name in Extension.objects.filter(
             extension_id__in=ext_ids
         ).values_list("extension_id", "extension_number", "name")
@@ -349,7 +375,7 @@ def call_page_get(*, telephony_session_id: str) -> CallPage | None:
         in_progress=not ended,
         parties=list(record.parties.all()) if record is not None else [],
         latest=events[-1].call if events else None,
-        timeline=timeline_.timeline(
+        timeline=timeline_entries(
             events,
             commands,
             directory,
