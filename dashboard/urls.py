@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import login_throttle, replay, views, wall
+from dashboard import history, login_throttle, replay, views, wall
 
 urlpatterns = [
     path("", views.console, name="console"),
@@ -13,6 +13,12 @@ urlpatterns = [
     path("replay/", replay.replay_page, name="replay"),
     path("replay/floor.json", replay.floor_json, name="replay_floor"),
     path("replay/changes.json", replay.changes_json, name="replay_changes"),
+    # Call history for supervisors (dashboard.history).
+    path("history/", history.history_list, name="history"),
+    path("history/export.csv", history.history_export, name="history_export"),
+    path(
+        "history/<str:telephony_session_id>/", history.history_call, name="history_call"
+    ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
