@@ -264,9 +264,15 @@ def call_record_list(
     )
     at = cursor.first() if cursor is not None else None
     if before is not None and at is not None:
-        calls = calls.filter(Q(started_at__lt=at) | Q(started_at=at, pk__lt=before))
+        # The plain bound first, so the index seeks to it (an OR alone
+        # makes the database walk the index from the newest call).
+        calls = calls.filter(started_at__lte=at).filter(
+            Q(started_at__lt=at) | Q(pk__lt=before)
+        )
     elif after is not None and at is not None:
-        calls = calls.filter(Q(started_at__gt=at) | Q(started_at=at, pk__gt=after))
+        calls = calls.filter(started_at__gte=at).filter(
+            Q(started_at__gt=at) | Q(pk__gt=after)
+        )
         rows = list(
             calls.order_by("started_at", "id").values(*HISTORY_COLUMNS)[: limit + 1]
         )
