@@ -191,31 +191,29 @@ def history_list(request: HttpRequest) -> HttpResponse:
 @_may_read_history
 def history_export(request: HttpRequest) -> StreamingHttpResponse:
     """The search's finished calls as a CSV file, streamed: rows are read
-    2,000 at a time as plain tuples and written as they go."""
+    2,000 at a time as plain dicts and written as they go."""
     form, _ = _search(request)
     zone = timezone.get_current_timezone()
 
-    def cells(row: tuple[Any, ...]) -> list[Any]:
-        (_, session, started, direction, agent, agent_ext, agent_number,
-         customer_number, customer_name, queue, ring, talk, hold, holds,
-         recordings, result, final_reason) = row  # fmt: skip
+    def cells(row: dict[str, Any]) -> list[Any]:
+        recordings = row["recordings"]
         return [
-            started.astimezone(zone).isoformat(timespec="seconds"),
-            session,
-            direction,
-            agent,
-            agent_ext,
-            agent_number,
-            customer_number,
-            customer_name,
-            queue,
-            round(ring, 1),
-            round(talk, 1),
-            round(hold, 1),
-            holds,
+            row["started_at"].astimezone(zone).isoformat(timespec="seconds"),
+            row["telephony_session_id"],
+            row["direction"],
+            row["agent_name"],
+            row["agent_extension_id"],
+            row["agent_number"],
+            row["customer_number"],
+            row["customer_name"],
+            row["queue_name"],
+            round(row["ring_seconds"], 1),
+            round(row["talk_seconds"], 1),
+            round(row["hold_seconds"], 1),
+            row["hold_count"],
             len(recordings) if isinstance(recordings, list) else 0,
-            result,
-            final_reason,
+            row["result"],
+            row["final_reason"],
         ]
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

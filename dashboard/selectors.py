@@ -302,11 +302,15 @@ def _history_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def call_record_export_rows(*, filters: HistoryFilters) -> QuerySet[Any]:
     """The finished calls matching `filters` for the CSV export, newest
-    first, as tuples of HISTORY_COLUMNS (values_list: no instances)."""
+    first, as dicts of HISTORY_COLUMNS: no model instances. values(), not
+    values_list(): Django's tuple iterable runs its query as soon as it is
+    made, which `aiterator()` does in the event loop under ASGI
+    (SynchronousOnlyOperation); the dict iterable waits for the worker
+    thread."""
     return (
         call_records_filtered(filters=filters)
         .order_by("-started_at", "-id")
-        .values_list(*HISTORY_COLUMNS)
+        .values(*HISTORY_COLUMNS)
     )
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group, User
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.urls import reverse
 
 from telephony.history.services import command_audit_create
@@ -324,6 +325,23 @@ def test_export_defuses_cells_a_spreadsheet_would_run(supervisor: Client):
     assert row[7] == '\'=HYPERLINK("http://x")'
     assert row[8] == "'-2+3"
     assert row[15] == "'\tTab"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_export_streams_under_asgi_as_daphne_serves_it():
+    """The body is an async iterator there: rows come from aiterator()."""
+    calls = [await sync_to_async(call_record)() for _ in range(3)]
+    user = await sync_to_async(as_role)(Client(), "Supervisor")
+    client = AsyncClient()
+    await client.aforce_login(user)
+    response = await client.get(reverse("history_export"))
+    assert response.status_code == 200
+    assert response.is_async
+    body = b"".join([chunk async for chunk in response.streaming_content])
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert [row[1] for row in rows[1:]] == [
+        c.telephony_session_id for c in reversed(calls)
+    ]
 
 
 def test_the_lists_export_link_keeps_the_search(supervisor: Client):
