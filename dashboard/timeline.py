@@ -177,8 +177,12 @@ def event_entries(
             lines.append(("started", f"Call started{_reason(direction)}"))
             previous = {}
         for party_id, party in parties.items():
-            label = party_label(party, directory)
             old = previous.get(party_id)
+            # A leg that ends loses its role ("other"): keep the one it had.
+            named = party
+            if old is not None and party.get("role") == "other":
+                named = {**party, "role": old["role"]}
+            label = party_label(named, directory)
             if old is None:
                 lines.append(("joined", f"{label} joined: {party['status']}"))
             else:
