@@ -12,7 +12,7 @@ Who may read the call history (`telephony.view_callrecord`) may replay it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -49,14 +49,16 @@ def _refused(request: HttpRequest) -> HttpResponse | None:
 
 
 def _ms(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
+    return None if value is None else int(value.timestamp() * 1000)  # floor
 
 
 def _moment(request: HttpRequest, name: str) -> datetime:
+    """The end of the millisecond named: the journal keeps microseconds,
+    the page milliseconds, and "at 10:42:05.123" includes 10:42:05.1237."""
     raw = request.GET.get(name, "")
     if not raw.isdigit() or len(raw) > 15:
         raise ValueError(f"{name} must be milliseconds since 1970")
-    return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+    return datetime.fromtimestamp(int(raw) / 1000, tz=UTC) + timedelta(microseconds=999)
 
 
 @login_required
@@ -84,7 +86,8 @@ def replay_page(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def floor_json(request: HttpRequest) -> HttpResponse:
-    """The floor at `at` (ms): {time, calls}."""
+    """The floor at `at` (ms): {time, calls, first, last}; first and last
+    bound what the journal holds now."""
     if (refusal := _refused(request)) is not None:
         return refusal
     try:
@@ -92,7 +95,10 @@ def floor_json(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     calls = [protocol.call_wire(call) for call in floor_at_get(at=at)]
-    return JsonResponse({"time": _ms(at), "calls": calls})
+    first, last = replay_window_get()  # it grows while the page is open
+    return JsonResponse(
+        {"time": _ms(at), "calls": calls, "first": _ms(first), "last": _ms(last)}
+    )
 
 
 @login_required

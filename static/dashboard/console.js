@@ -31,7 +31,7 @@ const access = json("access", '{"actions": [], "acknowledge": false}');
 const text = new CallText({ directory, actions: json("actions", "[]"), allowed: access.actions, acknowledge: access.acknowledge });
 
 // The console, or (at /replay/) the console replaying the call journal.
-const replay = json("replay", "null");
+const replay = json("replay-window", "null");
 const scheme = location.protocol === "https:" ? "wss" : "ws";
 const store = replay
   ? new ReplayStore({ window: replay, at: Number(new URLSearchParams(location.search).get("at")) || undefined })

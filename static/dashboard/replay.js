@@ -76,14 +76,15 @@ export class ReplayStore extends LiveStore {
 
   /** Show the floor as it was at `ms` (keeps playing if it was). */
   async seek(ms) {
-    const first = this.window.first ?? ms;
-    const last = this.window.last ?? ms;
-    this.position = Math.min(Math.max(ms, first), last);
+    // Not held to the window the page was drawn with: the journal grows
+    // while the page is open, and the answer says its bounds now.
+    this.position = Math.max(ms, this.window.first ?? ms);
     this._anchor = { real: this.realNow(), replay: this.position };
     const epoch = `replay-${++this._epochs}`;
     this._loading = epoch;
     const body = await this.fetchJson(`/replay/floor.json?at=${Math.round(this.position)}`);
     if (this._loading !== epoch) return; // sought again meanwhile
+    if (body.last) this.window = { first: body.first, last: body.last }; // it grows
     this.loadedUntil = body.time;
     this._apply({
       type: "snapshot",
@@ -107,6 +108,11 @@ export class ReplayStore extends LiveStore {
     if (this.playing) return;
     this._anchor = { real: this.realNow(), replay: this.position };
     this.playing = true;
+    this._moved();
+  }
+
+  _moved() {
+    this._markStatus(); // the header says playing, paused, the speed
     this.onMove?.(this.position);
   }
 
@@ -114,14 +120,14 @@ export class ReplayStore extends LiveStore {
     if (!this.playing) return;
     this.position = this.clock();
     this.playing = false;
-    this.onMove?.(this.position);
+    this._moved();
   }
 
   setSpeed(speed) {
     this.position = this.clock();
     this._anchor = { real: this.realNow(), replay: this.position };
     this.speed = speed;
-    this.onMove?.(this.position);
+    this._moved();
   }
 
   async _step() {
@@ -187,11 +193,11 @@ export function replayBar(bar, store) {
   const scrub = bar.querySelector(".replay-scrub");
   const shown = bar.querySelector(".replay-time");
   for (const s of SPEEDS) speed.add(new Option(`${s}×`, String(s)));
-  scrub.min = String(store.window.first ?? 0);
-  scrub.max = String(store.window.last ?? 0);
   let dragging = false;
   const draw = () => {
     const at = store.clock();
+    scrub.min = String(store.window.first ?? 0);
+    scrub.max = String(store.window.last ?? 0);
     play.textContent = store.playing ? "Pause" : "Play";
     play.setAttribute("aria-pressed", String(store.playing));
     if (!dragging) scrub.value = String(Math.round(at));

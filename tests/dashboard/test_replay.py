@@ -96,6 +96,8 @@ def test_the_endpoints_speak_the_browser_protocols_wire_form(floor):
     assert body == {
         "time": ms(80),
         "calls": [protocol.call_wire(call_view("s-1", state="held"))],
+        "first": ms(0),
+        "last": ms(130),
     }
     step = client.get(f"/replay/changes.json?after={ms(80)}&until={ms(130)}").json()
     assert step == {
