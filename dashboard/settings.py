@@ -202,6 +202,9 @@ LOGOUT_REDIRECT_URL = "login"
 # A login lasts a shift (hours), not Django's two weeks: an open console
 # closes when its session expires (dashboard.access).
 SESSION_COOKIE_AGE = int(env_float("SWITCHBOARD_SESSION_HOURS", 12) * 3600)
+# Days of call history and call journal (floor replay) kept; older is
+# deleted by `manage.py purge_history` (cron, docs/operations.md).
+RETENTION_DAYS = env_float("SWITCHBOARD_RETENTION_DAYS", 30)
 # Consoles one user may have open on one dashboard process (0: no cap).
 CONSOLES_PER_USER = int(env_float("SWITCHBOARD_CONSOLES_PER_USER", 10))
 # External transfer destinations (E.164 numbers; a trailing * allows a

@@ -126,3 +126,45 @@ async def test_a_hold_in_progress_keeps_its_hold_time_across_a_worker_restart(
     # The whole hold is counted, the part before the restart included, once.
     assert record.hold_seconds >= (restarted - began).total_seconds()
     assert record.hold_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purge_history_keeps_the_retention_period_and_the_audit():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from telephony.history import services
+    from telephony.models import CommandAudit
+
+    now = timezone.now()
+    old, recent = now - timedelta(days=40), now - timedelta(days=2)
+    services.call_events_append(
+        entries=[
+            {"at": at, "session_id": sid, "kind": "updated", "call": call_view(sid)}
+            for at, sid in ((old, "s-old"), (recent, "s-new"))
+        ]
+    )
+    services.floor_mark_create(at=old, events=[])
+    for sid, seen in (("s-old", old), ("s-new", recent)):
+        CallRecord.objects.create(
+            telephony_session_id=sid, started_at=seen, last_seen_at=seen, ended=True
+        )
+    services.command_audit_create(
+        username="alice",
+        action="hold",
+        telephony_session_id="s-old",
+        party_id="p-1",
+        outcome="accepted",
+    )
+    out = StringIO()
+    call_command("purge_history", "--days", "30", stdout=out)
+    assert "1 journal events, 1 floor marks, 1 finished calls" in out.getvalue()
+    assert list(CallEvent.objects.values_list("telephony_session_id", flat=True)) == [
+        "s-new"
+    ]
+    assert list(CallRecord.objects.values_list("telephony_session_id", flat=True)) == [
+        "s-new"
+    ]
+    assert CommandAudit.objects.count() == 1  # evidence is kept
