@@ -180,8 +180,9 @@ export class WallModel {
 // or 4K alike), largest first; the grid uses the largest that holds every
 // call, else the smallest with what does not fit counted as "+N more".
 // From `m` on, calls are grouped by queue, each group led by a heading
-// cell (one tile's room: a full row each would leave no room for tiles).
+// cell two tiles wide (a full row each would leave no room for tiles).
 export const DENSITIES = [
+  { name: "xxl", w: 23, h: 11.5, grouped: false },
   { name: "xl", w: 17, h: 8.2, grouped: false },
   { name: "l", w: 12.6, h: 6, grouped: false },
   { name: "m", w: 9.6, h: 4.4, grouped: true },
@@ -189,6 +190,11 @@ export const DENSITIES = [
   { name: "xs", w: 4.8, h: 2.5, grouped: true },
 ];
 export const GAP_VW = 0.45;
+export const HEAD_CELLS = 2; // a group's heading takes this many tiles' room
+// A heading that would start in a row's last cell goes to the next row,
+// leaving a hole: count one cell more per group, so the grid never
+// overflows (at worst a few cells stay empty at its end).
+const HEAD_COST = HEAD_CELLS + 1;
 
 /** Columns and rows of a density in a grid of `width` x `height` px at
  *  `vw` px per vw. */
@@ -210,7 +216,7 @@ export function layout(sizes, width, height, vw) {
   for (const density of DENSITIES) {
     const { cols, rows } = capacity(density, width, height, vw);
     const grouped = density.grouped && groups > 1;
-    if (total + (grouped ? groups : 0) <= cols * rows) {
+    if (total + (grouped ? HEAD_COST * groups : 0) <= cols * rows) {
       return { density, cols, rows, grouped, shown: sizes.slice() };
     }
   }
@@ -231,7 +237,7 @@ export function share(sizes, slots, grouped = sizes.length > 1) {
     .sort((a, b) => sizes[b] - sizes[a]);
   let left = slots;
   for (const i of order) {
-    const cost = grouped ? 2 : 1;
+    const cost = grouped ? HEAD_COST + 1 : 1;
     if (left < cost) break;
     shown[i] = 1;
     left -= cost;

@@ -10,7 +10,7 @@
 
 import { LiveStore, parseMs } from "./live.js";
 import { STATE_LABELS, formatDuration, parseTime, timerText } from "./calls.js";
-import { ALERT_LABELS, clockText } from "./panels.js";
+import { ALERT_LABELS, alertLimit, clockText } from "./panels.js";
 import { WallModel, category, layout } from "./wall-model.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,7 +22,7 @@ const RENDER_EVERY = 500;
 // Reload the page (same address) this often while connected: new code,
 // and a browser that ran for days starts afresh.
 const RELOAD_EVERY = 6 * 3600 * 1000;
-const ALERTS_SHOWN = 6;
+const ALERTS_SHOWN = 12; // at most; fewer when they do not fit
 const WORDS = { waiting: "Waiting", ringing: "Ringing", talking: "Talking", held: "On hold" };
 const number = new Intl.NumberFormat("en-US");
 
@@ -47,16 +47,20 @@ function agentName(call) {
   return people[leg.ext] || leg.name || (leg.number ? `Line ${leg.number}` : "Agent");
 }
 
-function tileWho(call) {
+function tileWho(call, grouped) {
   const cat = category(call);
-  if (cat === "waiting") return names.get(call.queue?.ext) || call.queue?.name || "Queue";
+  if (cat === "waiting") {
+    // Grouped, the heading names the queue: say what the tile is.
+    return grouped ? "Waiting" : names.get(call.queue?.ext) || call.queue?.name || "Queue";
+  }
   return agentName(call) || call.customer?.number || "Call";
 }
 
-function tileWhat(call) {
+function tileWhat(call, who) {
   const cat = category(call);
   const label = cat === "talking" ? STATE_LABELS[call.state] || "Talking" : WORDS[cat];
-  const other = call.customer?.number || call.customer?.name || "";
+  const customer = call.customer?.number || call.customer?.name || "";
+  const other = customer === who ? "" : customer;
   return other ? `${label} · ${other}` : label;
 }
 
@@ -77,7 +81,7 @@ class Grid {
 
   _measure() {
     if (!this.size) {
-      this.size = { width: this.grid.clientWidth, height: this.root.clientHeight - this.more.offsetHeight, vw: innerWidth / 100 };
+      this.size = { width: this.grid.clientWidth, height: this.grid.clientHeight, vw: innerWidth / 100 };
     }
     return this.size;
   }
@@ -88,8 +92,10 @@ class Grid {
     const groups = model.groups();
     const { width, height, vw } = this._measure();
     const plan = layout(groups.map((g) => g.end - g.start), width, height, vw);
-    if (plan.density.name !== this.density || plan.cols !== this.cols) {
+    if (plan.density.name !== this.density || plan.cols !== this.cols || plan.grouped !== this.grouped) {
       this.density = plan.density.name;
+      this.grouped = plan.grouped;
+      for (const el of this.tiles.values()) el._density = "";
       this.cols = plan.cols;
       this.grid.className = `calls-grid density-${plan.density.name}`;
       this.grid.style.setProperty("--cols", String(plan.cols));
@@ -146,10 +152,9 @@ class Grid {
     const waiting = group.ext ? model.queues.get(group.ext)?.waiting || 0 : 0;
     const [title, detail] = el.children.length ? el.children : this._headParts(el);
     this._text(title, name);
-    const parts = [`${number.format(size)} call${size === 1 ? "" : "s"}`];
-    if (waiting) parts.push(`${number.format(waiting)} waiting`);
-    if (shown < size) parts.push(`+${number.format(size - shown)} more`);
-    this._text(detail, parts.join(" · "));
+    const calls = `${number.format(size)} call${size === 1 ? "" : "s"}`;
+    this._text(detail, waiting ? `${number.format(waiting)} waiting · ${calls}` : calls);
+    el.title = shown < size ? `${number.format(size - shown)} of its calls not shown` : "";
     el.classList.toggle("has-waiting", waiting > 0);
     return el;
   }
@@ -181,8 +186,9 @@ class Grid {
     el._call = call;
     const [time, who, what] = el.children;
     this._text(time, timerText(call, now));
-    this._text(who, tileWho(call));
-    this._text(what, tileWhat(call));
+    const name = tileWho(call, this.grouped);
+    this._text(who, name);
+    this._text(what, tileWhat(call, name));
   }
 
   /** Once a second: the timers of the tiles drawn. */
@@ -284,7 +290,7 @@ function renderLongest(now) {
     setText(el.querySelector(".longest-time"), item ? formatDuration(item.ms) : "—");
     setText(el.querySelector(".longest-who"), item ? who(item.call) : "nobody");
   };
-  show($("longest-wait"), wait, (call) => [names.get(call.queue?.ext) || "Queue", call.customer?.number].filter(Boolean).join(" · "));
+  show($("longest-wait"), wait, (call) => names.get(call.queue?.ext) || call.queue?.name || "Queue");
   show($("longest-hold"), hold, (call) => agentName(call) || "A call");
 }
 
@@ -301,6 +307,7 @@ function renderQueues(now) {
     const low = level !== null && level < today.slTarget;
     return { ext: q.ext, name: names.get(q.ext), live, wait: waits.get(q.ext) || 0, level, low, target: today?.slTarget };
   });
+  queueTiles.classList.toggle("two", rows.length > 5);
   while (queueTiles.children.length > rows.length) queueTiles.lastElementChild.remove();
   rows.forEach((row, i) => {
     let el = queueTiles.children[i];
@@ -315,11 +322,37 @@ function renderQueues(now) {
     el.classList.toggle("low", row.low);
     const [name, waiting, wait, sl] = el.children;
     setText(name, row.name);
-    setText(waiting, `${number.format(row.live.waiting)} waiting · ${number.format(row.live.live)} live`);
-    setText(wait, row.live.waiting ? `longest ${formatDuration(row.wait)}` : "no wait");
+    setText(waiting, `${number.format(row.live.live)} live`);
+    setText(wait, row.live.waiting ? `${number.format(row.live.waiting)} waiting · ${formatDuration(row.wait)}` : "none waiting");
     setText(sl, row.level === null ? "SL —" : `SL ${row.level} %${row.low ? " ⚠" : ""}`);
     sl.title = row.target ? `Target ${row.target} %` : "";
   });
+  fit($("panel-queues"), queueTiles, "queues");
+}
+
+/** Hide the items of `list` that do not fit in `panel`, and say how many
+ *  ("+N more"). A read of the layout once a second, on a few dozen items. */
+function fit(panel, list, what) {
+  const items = [...list.children].filter((el) => !el.classList.contains("more"));
+  for (const el of items) el.hidden = false;
+  let more = list.querySelector(".more");
+  if (more) more.remove();
+  const bottom = panel.getBoundingClientRect().bottom;
+  const over = items.filter((el) => el.getBoundingClientRect().bottom > bottom + 1);
+  if (!over.length) return;
+  more = document.createElement(list.tagName === "OL" ? "li" : "div");
+  more.className = "more";
+  list.append(more);
+  // Room for the "+N more" line: hide one more when it does not fit.
+  let hidden = over.length;
+  for (const el of over) el.hidden = true;
+  more.textContent = `+${hidden} more ${what}`;
+  const shown = items.filter((el) => !el.hidden);
+  while (shown.length && more.getBoundingClientRect().bottom > bottom + 1) {
+    shown.pop().hidden = true;
+    hidden += 1;
+    more.textContent = `+${hidden} more ${what}`;
+  }
 }
 
 function alertSubject(alert) {
@@ -346,10 +379,11 @@ function renderAlerts(now) {
   setText($("panel-alerts").querySelector(".alert-count"), alerts.length ? `(${alerts.length})` : "");
   $("panel-alerts").querySelector(".alerts-empty").hidden = alerts.length > 0;
   const lines = alerts.slice(0, ALERTS_SHOWN).map((alert) => {
-    const age = formatDuration(now - parseTime(alert.since));
-    return [`${ALERT_LABELS[alert.kind] || alert.kind}`, `${alertSubject(alert)} · ${age}${alert.ackedBy ? " · acknowledged" : ""}`, Boolean(alert.ackedBy)];
+    // A time's alert says for how long; the service level, how low.
+    const since = parseTime(alert.since);
+    const how = alert.kind === "service_level" || Number.isNaN(since) ? alertLimit(alert) : formatDuration(now - since);
+    return [`${ALERT_LABELS[alert.kind] || alert.kind}`, `${alertSubject(alert)} · ${how}${alert.ackedBy ? " · acknowledged" : ""}`, Boolean(alert.ackedBy)];
   });
-  if (alerts.length > ALERTS_SHOWN) lines.push([`+${alerts.length - ALERTS_SHOWN} more`, "", true]);
   while (alertList.children.length > lines.length) alertList.lastElementChild.remove();
   lines.forEach(([title, detail, acked], i) => {
     let li = alertList.children[i];
@@ -362,6 +396,7 @@ function renderAlerts(now) {
     setText(li.firstElementChild, title);
     setText(li.lastElementChild, detail);
   });
+  fit($("panel-alerts"), alertList, "alerts");
 }
 
 // --- never silently frozen -----------------------------------------------------------

@@ -109,11 +109,12 @@ async def test_a_wall_opens_with_its_token_and_shows_calls_masked(served: Served
         await expect(queued).to_have_class(re.compile(r"\bwaiting\b"))
         await expect(page.locator('[data-count="live"]')).to_have_text("2")
         await expect(page.locator('[data-count="waiting"]')).to_have_text("1")
-        await expect(page.locator("#longest-wait .longest-who")).to_contain_text(
-            "Sales"
-        )
+        await expect(page.locator("#longest-wait .longest-who")).to_have_text("Sales")
         sales = page.locator('.queue-tile[data-queue="1000000201"]')
-        await expect(sales.locator(".q-waiting")).to_have_text("1 waiting · 1 live")
+        await expect(sales.locator(".q-waiting")).to_have_text("1 live")
+        await expect(sales.locator(".q-wait")).to_have_text(
+            re.compile(r"^1 waiting · \d\d:\d\d$")
+        )
         await expect(page.locator("#wall-clock")).to_have_text(
             re.compile(r"^\d\d:\d\d:\d\d$")
         )
@@ -257,6 +258,49 @@ async def test_stale_while_the_server_is_away_and_live_again_after(
                 tile = page.locator(f'.tile[data-session-id="{session_id}"]')
                 await expect(tile).to_be_visible()
                 await phone(sim, session_id, "hangup")
+            await browser.close()
+    finally:
+        app.stop()
+
+
+async def test_the_wall_on_the_demo_floor_counts_and_masks_every_call(
+    tmp_path: Path,
+):
+    """The demo floor as `make run` generates it: the wall's count is the
+    store's, and no customer's number of any call is whole on the page."""
+    app = start_served_app(tmp_path, profile="demo", seed_directory=True, setup=SETUP)
+    try:
+        async with (
+            async_playwright() as p,
+            httpx.AsyncClient(base_url=app.simulator_url, timeout=10) as sim,
+        ):
+            browser, page, frames = await open_wall(p, app.url, WALL)
+            await page.wait_for_function(
+                "() => switchboard.store.size >= 3", timeout=60_000
+            )
+            assert await page.evaluate(
+                "() => switchboard.model.counts.live === switchboard.store.size"
+            )
+            tiles = page.locator(".calls-grid .tile")
+            await expect(tiles.first).to_be_visible()
+            await expect(page.locator("#wall-status")).to_have_text("Live")
+            await page.wait_for_function(  # answered calls, as a floor has
+                "() => switchboard.model.counts.talking >= 2", timeout=60_000
+            )
+            await screenshot(page, "wall-small")
+            state = (await sim.get("/_sim/state")).json()["sessions"]
+            numbers = {
+                end["phoneNumber"]
+                for session in state
+                for party in session["parties"]
+                for end in (party.get("from") or {}, party.get("to") or {})
+                if end.get("phoneNumber") and not end.get("extensionId")
+            }
+            numbers = {n for n in numbers if len(re.sub(r"\D", "", n)) > 4}
+            assert numbers, "the demo floor's calls have customers"
+            html, received = await page.content(), "\n".join(frames)
+            for number in numbers:
+                assert number not in html and number not in received, number
             await browser.close()
     finally:
         app.stop()
