@@ -49,6 +49,7 @@ export function countText(total, shown, query) {
 
 /** "Newest event 3 s ago · RingCentral link up" (pure). */
 export function freshnessText(store) {
+  if (store.replaying) return ""; // the replay bar says what time is shown
   const age = store.eventAge();
   const event = age === null ? "No event yet" : `Newest event ${age < 60 ? `${age} s` : `${Math.floor(age / 60)} min`} ago`;
   const link = !store.worker ? "RingCentral link unknown" : store.worker.connected ? "RingCentral link up" : "RingCentral link DOWN";
