@@ -184,6 +184,12 @@ async def measure_wall(page: Any, url: str) -> dict[str, Any]:
             "count": len(during),
             "over_100ms": sum(d > 100 for d in during),
             "max_ms": round(max(during, default=0), 1),
+            # When the long ones came (s into the run) and how long.
+            "over_100ms_at_s": [
+                [round((s - since) / 1000, 1), round(d)]
+                for s, d in bench["longtasks"]
+                if since <= s <= live["at"] and d > 100
+            ],
         },
         "heap_mb": {
             "start_after_gc": mb(heap_start),
