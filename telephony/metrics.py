@@ -56,9 +56,26 @@ HISTORY_DROPPED = Counter(
     "switchboard_history_dropped_calls",
     "Calls whose unwritten history was dropped because the buffer was full.",
 )
+AUDIT_BACKLOG = Gauge(
+    "switchboard_audit_backlog_rows",
+    "Audit rows waiting for the database (it was away); written in order when back.",
+)
+AUDIT_DROPPED = Counter(
+    "switchboard_audit_dropped_rows",
+    "Audit rows dropped because the backlog was full (the database away too long).",
+)
 JOURNAL_DROPPED = Counter(
     "switchboard_journal_dropped_changes",
     "Published changes the call journal dropped unwritten (its buffer was full).",
+)
+
+LEADING = Gauge(
+    "switchboard_telephony_leading",
+    "1 while this worker process holds the lease (leads), 0 while standing by.",
+)
+LEASE_GENERATION = Gauge(
+    "switchboard_telephony_lease_generation",
+    "The lease generation this worker process leads with (0: standing by).",
 )
 
 
@@ -82,6 +99,12 @@ def watch(worker: Watched) -> None:
 def publish_observed(received_at: float) -> None:
     """Record the latency of one broadcast; `received_at` from perf_counter()."""
     PUBLISH_LATENCY.observe(time.perf_counter() - received_at)
+
+
+def leadership_changed(*, leading: bool, generation: int | None) -> None:
+    """This process took the lease (with `generation`) or stands by."""
+    LEADING.set(1 if leading else 0)
+    LEASE_GENERATION.set(generation or 0)
 
 
 def command_done(*, action: str, outcome: str) -> None:
@@ -133,6 +156,14 @@ class _WorkerCollector(Collector):
             "Completed resyncs of the live calls with RingCentral's REST view.",
             health.get("resyncs", 0),
         )
+        if health.get("leader"):
+            leader = GaugeMetricFamily(
+                "switchboard_telephony_leader",
+                "Which worker leads (hostname:pid); the value is its generation.",
+                labels=["leader"],
+            )
+            leader.add_metric([str(health["leader"])], health.get("generation") or 0)
+            yield leader
         drops = CounterMetricFamily(
             "switchboard_telephony_events_dropped",
             "Events the live model dropped, by reason (stale, duplicate).",

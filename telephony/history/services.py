@@ -117,10 +117,15 @@ def command_audit_create(
     http_status: int | None = None,
     error_code: str | None = None,
     message: str = "",
+    requested_at: datetime | None = None,
 ) -> CommandAudit:
     """Record a supervisor command (who, to which call, with which
-    parameters) and RingCentral's answer."""
+    parameters) and RingCentral's answer; `requested_at`: when it was
+    asked (default now; a row written late, after a database outage,
+    keeps its own time)."""
+    extra = {} if requested_at is None else {"requested_at": requested_at}
     return CommandAudit.objects.create(
+        **extra,
         user_id=user_id,
         username=username[:150],
         action=action,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -297,6 +299,7 @@ class CommandDesk:
         self.confirm_timeout = confirm_timeout
         self._pending: dict[str, list[_Pending]] = {}  # by session id
         self.limits = UserLimits()
+        self.audit = AuditBacklog()  # one row per command, none lost
 
     async def execute(self, request: broadcast.CommandRequested) -> None:
         """Run one command within its user's share, then reply, audit and
@@ -305,7 +308,7 @@ class CommandDesk:
         if (refusal := self.limits.take(user)) is not None:
             _log(request, refusal)
             await self._reply(request, refusal)
-            await _audit(request, refusal)
+            await self.audit.write(audit_row(request, refusal))
             return
         try:
             await self._execute(request)
@@ -318,12 +321,12 @@ class CommandDesk:
                 "failed", f"Not connected to RingCentral: {describe_refusal(fatal)}"
             )
             await self._reply(request, outcome)
-            await _audit(request, outcome)
+            await self.audit.write(audit_row(request, outcome))
             return
         if (refusal := _destination_refused(request)) is not None:
             _log(request, refusal)
             await self._reply(request, refusal)
-            await _audit(request, refusal)
+            await self.audit.write(audit_row(request, refusal))
             return
         session_id = request["session_id"]
         before = self.lookup(session_id)
@@ -347,7 +350,7 @@ class CommandDesk:
             _log(request, outcome)
             await self._listening(request, outcome)
             await self._reply(request, outcome)
-            await _audit(request, outcome)
+            await self.audit.write(audit_row(request, outcome))
             accepted = outcome.maybe_done
         finally:
             if not accepted:  # rejected, or this method failed
@@ -480,19 +483,70 @@ def _log(request: broadcast.CommandRequested, outcome: Outcome) -> None:
     metrics.command_done(action=request["action"], outcome=outcome.outcome)
 
 
-async def _audit(request: broadcast.CommandRequested, outcome: Outcome) -> None:
-    try:
-        await database_sync_to_async(services.command_audit_create)(
-            username=request["user"],
-            user_id=request.get("user_id"),
-            params=request.get("params") or {},
-            action=request["action"],
-            telephony_session_id=request["session_id"],
-            party_id=request["party_id"],
-            outcome=outcome.outcome,
-            http_status=outcome.status,
-            error_code=outcome.error_code,
-            message=outcome.message,
-        )
-    except Exception:  # the audit must not undo what RingCentral did
-        logger.exception("could not write the audit row of %s", request["request_id"])
+def audit_row(request: broadcast.CommandRequested, outcome: Outcome) -> dict[str, Any]:
+    """The audit row of one command (services.command_audit_create's)."""
+    return {
+        "username": request["user"],
+        "user_id": request.get("user_id"),
+        "params": request.get("params") or {},
+        "action": request["action"],
+        "telephony_session_id": request["session_id"],
+        "party_id": request["party_id"],
+        "outcome": outcome.outcome,
+        "http_status": outcome.status,
+        "error_code": outcome.error_code,
+        "message": outcome.message,
+        "requested_at": datetime.now(UTC),
+    }
+
+
+class AuditBacklog:
+    """Audit rows the database could not take yet, written in order once
+    it is back: a database away for a while loses no row (the audit must
+    never undo what RingCentral did, nor be lost). Bounded: past
+    `limit` rows the oldest is dropped, logged as an error and counted
+    (switchboard_audit_dropped_rows)."""
+
+    def __init__(self, *, limit: int = 10_000, retry_every: float = 2.0) -> None:
+        self.rows: deque[dict[str, Any]] = deque()
+        self.limit = limit
+        self.retry_every = retry_every
+        self.dropped = 0
+        self._retrying: asyncio.Task[None] | None = None
+
+    async def write(self, row: dict[str, Any]) -> None:
+        """Write one row now, or queue it behind those already waiting."""
+        if not self.rows:
+            try:
+                await database_sync_to_async(services.command_audit_create)(**row)
+                return
+            except Exception:
+                logger.exception(
+                    "could not write an audit row; kept, retried every %.0f s",
+                    self.retry_every,
+                )
+        if len(self.rows) >= self.limit:
+            self.rows.popleft()
+            self.dropped += 1
+            metrics.AUDIT_DROPPED.inc()
+            logger.error(
+                "audit backlog full (%d rows): the oldest row was DROPPED", self.limit
+            )
+        self.rows.append(row)
+        metrics.AUDIT_BACKLOG.set(len(self.rows))
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        while self.rows:
+            await asyncio.sleep(self.retry_every)
+            while self.rows:
+                try:
+                    await database_sync_to_async(services.command_audit_create)(
+                        **self.rows[0]
+                    )
+                except Exception:
+                    break  # still away: next round
+                self.rows.popleft()
+                metrics.AUDIT_BACKLOG.set(len(self.rows))
+        logger.info("audit backlog written")

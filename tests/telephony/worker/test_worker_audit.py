@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import OperationalError, connection
 
+from telephony.history import services
 from telephony.models import CommandAudit
 from telephony.ringcentral.exceptions import TelephonyRejected
 from telephony.worker import commands
@@ -32,16 +34,16 @@ Row = tuple[str, str, int | None, str]  # username, outcome, status, error code
 
 @pytest.fixture
 def audited(monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[str]:
-    """The request id of every audit row written, once it is written (the
-    worker replies first, then audits)."""
+    """Each audit row written (its action and identity), once it is
+    written (the worker replies first, then audits)."""
     written: asyncio.Queue[str] = asyncio.Queue()
-    write = commands._audit
+    write = commands.AuditBacklog.write
 
-    async def audit(request: Any, outcome: Any) -> None:
-        await write(request, outcome)
-        written.put_nowait(request["request_id"])
+    async def audit(self: Any, row: dict[str, Any]) -> None:
+        await write(self, row)
+        written.put_nowait(f"{row['action']}@{id(row):x}")
 
-    monkeypatch.setattr(commands, "_audit", audit)
+    monkeypatch.setattr(commands.AuditBacklog, "write", audit)
     return written
 
 
@@ -179,3 +181,55 @@ async def test_verify_audit_proves_the_chain_real_commands_wrote_until_it_is_edi
     )
     assert gap.startswith(f"Audit trail broken: row #{ids[2]} (")
     assert f"a row is missing (a gap in the chain after #{ids[0]}" in gap
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_audit_rows_wait_for_a_database_that_is_away_and_none_is_lost(
+    monkeypatch,
+):
+    """The database refuses writes for a while (a fault provoked by
+    replacing the write, which an in-process test cannot get otherwise):
+    the rows wait in order, keep their own times, and are all written once
+    it is back; a full backlog drops the oldest, loudly."""
+    write = services.command_audit_create
+    away = {"on": True}
+    failures = []
+
+    def flaky(**row: Any) -> Any:
+        if away["on"]:
+            failures.append(row["action"])
+            raise OperationalError("the database is away")
+        return write(**row)
+
+    monkeypatch.setattr(services, "command_audit_create", flaky)
+    backlog = commands.AuditBacklog(limit=3, retry_every=0.01)
+    for n, action in enumerate(["hold", "unhold", "mute", "unmute"]):
+        await backlog.write(
+            {
+                "username": "alice",
+                "action": action,
+                "telephony_session_id": f"s-{n}",
+                "party_id": "p-1",
+                "outcome": "accepted",
+                "requested_at": datetime(2026, 11, 29, 10, n, tzinfo=UTC),
+            }
+        )
+    assert [r["action"] for r in backlog.rows] == ["unhold", "mute", "unmute"]
+    assert backlog.dropped == 1  # the fourth row pushed out the first
+    away["on"] = False
+    async with asyncio.timeout(WAIT):
+        await backlog._retrying  # type: ignore[misc]
+
+    def stored() -> list[tuple[str, int]]:
+        return [
+            (r.action, r.requested_at.minute)
+            for r in CommandAudit.objects.order_by("pk")
+        ]
+
+    assert await database_sync_to_async(stored)() == [
+        ("unhold", 1),
+        ("mute", 2),
+        ("unmute", 3),
+    ]
+    report = await database_sync_to_async(verify)()
+    assert report.startswith("Audit trail intact: 3 rows"), report
