@@ -59,6 +59,9 @@ SNAPSHOT_RETRY = 5.0
 SNAPSHOT_REUSE = 1.0
 
 State = Literal["waiting", "syncing", "live", "behind"]
+# How often a feed joins the supervisors' group again (after a Redis
+# restart the worker's next beat then finds the copy behind: a reload).
+GROUP_REJOIN_SECONDS = 5.0
 # Every channel-layer type the feed reads (the rest go to the consumer).
 # The worker's changes: type -> (the floor's collection, the item's field).
 CHANGES = {
@@ -122,6 +125,10 @@ class LiveFeed:
         self.frames_sent = 0  # frame writes to sockets (metrics, benchmarks)
         self.cut_loose = 0
         self.reloads = 0  # worker snapshots asked for
+        # The highest lease generation seen (telephony.worker.lease): a
+        # worker's message of a lower one is from a deposed leader, dropped.
+        self.generation = 0
+        self.fenced = 0  # messages dropped for that
         self._channel: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -193,8 +200,20 @@ class LiveFeed:
         self._tasks = [
             asyncio.create_task(self._receive(self._channel)),
             asyncio.create_task(self._flush_forever()),
+            asyncio.create_task(self._stay_in_group(self._channel)),
         ]
         await self._ask_snapshot()
+
+    async def _stay_in_group(self, channel: str) -> None:
+        """Join the supervisors' group again now and then: a Redis restarted
+        (it keeps nothing on disk) forgets every group, and this process
+        would hear nothing more from the worker."""
+        while True:
+            await asyncio.sleep(GROUP_REJOIN_SECONDS)
+            try:
+                await self.layer.group_add(broadcast.SUPERVISORS, channel)
+            except Exception:  # Redis still away: next round
+                logger.warning("live feed could not rejoin its group", exc_info=True)
 
     async def _stop_if_idle(self) -> None:
         async with self._lock:
@@ -251,6 +270,8 @@ class LiveFeed:
                 )
 
     async def _handle(self, message: dict[str, Any]) -> None:
+        if self._fenced(message):
+            return
         kind = message.get("type")
         if kind in CHANGES:
             self._change(message)
@@ -272,10 +293,52 @@ class LiveFeed:
             self._status_version += 1
             if self.mirror.ready and message["epoch"] != self.mirror.epoch:
                 self._reload()  # a restarted worker
+            elif (
+                self.mirror.ready
+                and self._loading is None
+                and message["seq"] > self.mirror.seq
+            ):
+                # Changes were lost on the way (Redis restarted, a channel
+                # full): the beat says how far the worker is; catch up.
+                logger.info(
+                    "live feed: the worker is at %s, this copy at %s; reloading",
+                    message["seq"],
+                    self.mirror.seq,
+                )
+                self._reload()
             await self._broadcast(Frame(protocol.dumps(protocol.worker_status(
                 worker=message["status"]))))  # fmt: skip
         else:
             logger.warning("live feed: unexpected message type %r", kind)
+
+    def _fenced(self, message: dict[str, Any]) -> bool:
+        """Whether a worker's message comes from a leader older than one
+        already heard (then it is dropped: a deposed leader's late publish
+        must not roll the floor back). A newer generation is a new leader:
+        its new epoch reloads the floor (_change, worker_status)."""
+        generation = message.get(broadcast.GENERATION)
+        if generation is None:
+            return False
+        if generation < self.generation:
+            self.fenced += 1
+            if self.fenced == 1 or self.fenced % 1000 == 0:
+                logger.warning(
+                    "live feed: dropped %d messages of a deposed worker "
+                    "(generation %s < %s)",
+                    self.fenced,
+                    generation,
+                    self.generation,
+                )
+            return True
+        if generation > self.generation:
+            if self.generation:
+                logger.info(
+                    "live feed: a new leader (generation %s after %s)",
+                    generation,
+                    self.generation,
+                )
+            self.generation = generation
+        return False
 
     def _revoke(self, message: dict[str, Any]) -> None:
         """Close this process's consoles of a user or a session whose

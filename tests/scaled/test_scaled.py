@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import resource
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,10 +20,12 @@ import httpx
 import psycopg
 import pytest
 import redis
+import websockets
 
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
 from tests.support import WAIT
 from tests.support.console import Console
+from tests.support.paths import ROOT
 from tests.support.served import (
     METRICS_HEADERS,
     METRICS_TOKEN,
@@ -357,3 +360,58 @@ def test_a_username_locked_out_on_one_daphne_is_locked_out_on_the_other(
     assert statuses == [200] * 9 + [429]  # the tenth failure locks
     right = attempt(urls[1], PASSWORD)
     assert right.status_code == 429 and "Too many failed logins" in right.text
+
+
+WS_ERRORS = (websockets.exceptions.WebSocketException,)
+
+
+def restart_redis() -> None:
+    """Stop Redis (it keeps nothing on disk: every group, channel and
+    lease is gone) and start it again as `make test` does."""
+    subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"],
+        check=False,
+        capture_output=True,
+        timeout=30,
+    )
+    subprocess.run([str(ROOT / ".ci" / "prerequisites")], check=True, timeout=120)
+    with redis.Redis.from_url(REDIS) as client:
+        assert client.ping()
+
+
+async def test_everyone_recovers_when_redis_restarts(deployment):
+    """Redis restarted under two daphnes and the worker: without anyone
+    touching a process, a console (as the page reconnects) gets the live
+    floor again, calls placed after the restart reach consoles on both
+    daphnes, and a command goes through."""
+    urls = deployment["urls"]
+    await asyncio.to_thread(restart_redis)
+    async with httpx.AsyncClient(base_url=deployment["simulator"], timeout=WAIT) as sim:
+        call = await place_talking_call(sim)
+        consoles = []
+        for url in urls:
+            async with asyncio.timeout(WAIT * 3):
+                while True:  # the page reconnects with backoff; so do we
+                    try:
+                        one = await console(url)
+                        await one.until(state_of(call, "talking"))
+                        break
+                    except (OSError, TimeoutError, AssertionError, *WS_ERRORS):
+                        await asyncio.sleep(0.5)  # a retry's backoff, as the page
+                        continue
+            consoles.append(one)
+        await consoles[1].send(
+            {
+                "type": "command",
+                "requestId": "after-restart",
+                "action": "hold",
+                "sessionId": call,
+                "partyId": consoles[1].calls[call]["agent"]["id"],
+            }
+        )
+        assert (await consoles[1].reply(type="command_result"))["ok"] is True
+        async with asyncio.timeout(WAIT * 2):
+            await asyncio.gather(*(c.until(state_of(call, "held")) for c in consoles))
+        await sim.post(f"/_sim/calls/{call}/phone", json={"action": "hangup"})
+    for one in consoles:
+        await one.close()
