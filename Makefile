@@ -8,7 +8,7 @@ PORT ?= 8000
 PROFILE ?= demo
 SPEED ?= $(or $(SIMULATOR_SPEED),1)
 
-.PHONY: run test test-postgres bench lint format install install-dev migrate worker simulator check prerequisites
+.PHONY: run test test-postgres bench lint format install install-dev migrate worker simulator cluster check prerequisites
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -46,6 +46,17 @@ worker: install
 
 simulator: install
 	$(BIN)/python manage.py ringcentral_simulator --host 127.0.0.1 --port 9100 --profile $(PROFILE) --speed $(SPEED)
+
+# The scaled deployment of docs/deploy.md on this machine: nginx on
+# CLUSTER_PORT in front of 2 daphnes, 2 workers (one leads), the embedded
+# RingCentral, this machine's Redis and PostgreSQL (its database created
+# when missing). Ctrl-C stops it all.
+CLUSTER_PORT ?= 8080
+CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_cluster
+CLUSTER_REDIS_URL ?= redis://127.0.0.1:6379/1
+cluster: install prerequisites var/secret_key
+	DATABASE_URL=$(CLUSTER_DATABASE_URL) REDIS_URL=$(CLUSTER_REDIS_URL) DJANGO_SECRET_KEY_FILE=var/secret_key \
+		$(BIN)/python manage.py cluster --port $(CLUSTER_PORT) --profile $(PROFILE) --speed $(SPEED)
 
 # Debian's chromium, Node.js, Redis and PostgreSQL: installed or started
 # when missing (as root), else one line saying what to install.
