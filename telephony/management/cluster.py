@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,6 +46,12 @@ class Out(Protocol):
 
     def write(self, text: str) -> object: ...
     def flush(self) -> object: ...
+
+
+def nginx_executable() -> str | None:
+    """Debian's nginx; /usr/sbin is not on a normal user's PATH."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    return found
 
 
 def daphne_args(port: int, interface: str = "127.0.0.1") -> list[str]:
@@ -245,7 +252,8 @@ class Cluster:
         # -e: its own error log from the first line, before the
         # configuration names one (Debian's default path wants root).
         error_log = str(directory / "error.log")
-        return ["nginx", "-p", str(directory), "-c", str(conf), "-e", error_log]
+        executable = nginx_executable() or "nginx"
+        return [executable, "-p", str(directory), "-c", str(conf), "-e", error_log]
 
     def exited(self) -> list[Child]:
         return [c for c in self.children if c.popen.poll() is not None]

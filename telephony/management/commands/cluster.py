@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import socket
 import threading
@@ -20,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from psycopg import sql
 
-from telephony.management.cluster import Cluster, Layout
+from telephony.management.cluster import Cluster, Layout, nginx_executable
 from telephony.management.commands import serve
 from telephony.management.runtime import simulator_credentials
 from telephony.simulator.config import PROFILES
@@ -118,7 +117,7 @@ class Command(BaseCommand):
 
     def _check(self, layout: Layout) -> dict[str, str]:
         """The children's environment, once everything they need is here."""
-        if shutil.which("nginx") is None:
+        if nginx_executable() is None:
             raise CommandError(
                 "nginx is not installed: sudo apt-get install -y nginx "
                 "(make prerequisites does it as root)"
