@@ -75,15 +75,13 @@ class Grid {
     this.tiles = new Map(); // call id -> element
     this.heads = new Map(); // group key -> element
     this.density = "";
-    this.size = null;
-    addEventListener("resize", () => (this.size = null));
   }
 
+  /** The grid's room, read at each redraw (before any write: the layout
+   *  is clean then, so the read costs nothing): panels shown or hidden,
+   *  a STALE banner, a resize all change it. */
   _measure() {
-    if (!this.size) {
-      this.size = { width: this.grid.clientWidth, height: this.grid.clientHeight, vw: innerWidth / 100 };
-    }
-    return this.size;
+    return { width: this.grid.clientWidth, height: this.grid.clientHeight, vw: innerWidth / 100 };
   }
 
   /** Draw what fits, reusing each call's tile; rewrite only what differs. */
@@ -257,7 +255,6 @@ function applySettings() {
     model.scope = scope;
     model.rebuild(store.calls);
   }
-  grid.size = null;
   structural = true;
   renderSoon();
 }
@@ -308,6 +305,7 @@ function renderQueues(now) {
     return { ext: q.ext, name: names.get(q.ext), live, wait: waits.get(q.ext) || 0, level, low, target: today?.slTarget };
   });
   queueTiles.classList.toggle("two", rows.length > 5);
+  queueTiles.querySelector(".more")?.remove(); // fit() adds it again
   while (queueTiles.children.length > rows.length) queueTiles.lastElementChild.remove();
   rows.forEach((row, i) => {
     let el = queueTiles.children[i];
@@ -384,6 +382,7 @@ function renderAlerts(now) {
     const how = alert.kind === "service_level" || Number.isNaN(since) ? alertLimit(alert) : formatDuration(now - since);
     return [`${ALERT_LABELS[alert.kind] || alert.kind}`, `${alertSubject(alert)} · ${how}${alert.ackedBy ? " · acknowledged" : ""}`, Boolean(alert.ackedBy)];
   });
+  alertList.querySelector(".more")?.remove(); // fit() adds it again
   while (alertList.children.length > lines.length) alertList.lastElementChild.remove();
   lines.forEach(([title, detail, acked], i) => {
     let li = alertList.children[i];
@@ -439,15 +438,18 @@ function everySecond() {
   const updated = $("wall-updated");
   setText(updated, age === null ? "waiting for data" : `updated ${age < 120 ? `${age} s` : `${Math.floor(age / 60)} min`} ago`);
   updated.classList.toggle("old", age !== null && age > 15);
-  renderStatus();
-  if (!$("panel-calls").hidden) grid.tick(now);
-  renderLongest(now);
-  renderQueues(now);
-  renderAlerts(now);
   // The soft reload: only while connected and live, so a wall never
   // reloads into a server that is down (it would show an error page).
   if (Date.now() - loadedAt > RELOAD_EVERY && store.connection === "open" && store.synced && !store.staleness().stale) {
     location.reload();
+  }
+  // Each part on its own: one failing must not stop the others.
+  for (const part of [renderStatus, () => !$("panel-calls").hidden && grid.tick(now), renderLongest, renderQueues, renderAlerts]) {
+    try {
+      part(now);
+    } catch (error) {
+      console.error("the wall could not redraw a part", error);
+    }
   }
 }
 

@@ -223,9 +223,16 @@ async def test_wall_at_scale(tmp_path: Path) -> None:
             )
             try:
                 page = await browser.new_page(viewport=FULL_HD)
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on(
+                    "console",
+                    lambda m: m.type == "error" and errors.append(m.text),
+                )
                 await page.add_init_script(INSTRUMENT)
                 await page.goto(f"{app.url}/wall/?token={TOKEN}")
                 ours = await measure_wall(page, app.url)
+                ours["page_errors"] = errors[:5]
                 await screenshot(page, "wall-large")
                 base = await measure_baseline(browser, ours.pop("_floor_json"))
             finally:
@@ -258,3 +265,4 @@ async def test_wall_at_scale(tmp_path: Path) -> None:
         flush=True,
     )
     assert ours["calls_shown"] > 0  # sanity, not a target
+    assert ours["page_errors"] == []

@@ -67,6 +67,9 @@ async def open_wall(p: Any, url: str, token: str) -> tuple[Any, Any, list[str]]:
     page = await browser.new_page(viewport=FULL_HD)
     page.set_default_timeout(TIMEOUT_MS)
     await page.add_init_script(CSP_WATCH)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors  # checked by the tests that fill the wall
     frames: list[str] = []
     page.on(
         "websocket",
@@ -301,6 +304,7 @@ async def test_the_wall_on_the_demo_floor_counts_and_masks_every_call(
             html, received = await page.content(), "\n".join(frames)
             for number in numbers:
                 assert number not in html and number not in received, number
+            assert page.errors == []
             await browser.close()
     finally:
         app.stop()
