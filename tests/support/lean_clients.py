@@ -355,7 +355,9 @@ async def client_session(
     """Connect `count` consoles, then answer the parent's commands:
     mark (the window starts), finish (it ended: report the max n seen),
     drain n (wait until every console has n, bounded; report the figures),
-    floor (the verifying consoles' floors), close."""
+    floor (the verifying consoles' floors), status (how the consoles are
+    doing so far: a long run asks now and then, and so never leaves the
+    pipe quiet for BUDGET_S), close."""
     tally = Tally(snapshot_first=target.snapshot_first)
     gate = asyncio.Semaphore(CONNECTING)
     began = time.monotonic()
@@ -392,11 +394,23 @@ async def client_session(
                 floors = [c.floor for c in consoles if c.floor is not None]
                 await caught_up(floors, command[1], command[2])
                 link.send([floor_summary(floor) for floor in floors])
+            elif command[0] == "status":
+                link.send(status(consoles))
             else:
                 break
     finally:
         for console in consoles:
             console.close()
+
+
+def status(consoles: list[LeanConsole]) -> dict[str, int]:
+    """The consoles so far: open, lost frames, resynced, the last n seen."""
+    return {
+        "open": sum(not c.closed for c in consoles),
+        "gaps": sum(c.gaps for c in consoles),
+        "resynced": sum(c.snapshots > 1 for c in consoles),
+        "n": max((c.n for c in consoles), default=-1),
+    }
 
 
 async def caught_up(floors: list[Floor], since: str, within: float) -> None:
