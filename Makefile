@@ -8,7 +8,7 @@ PORT ?= 8000
 PROFILE ?= demo
 SPEED ?= $(or $(SIMULATOR_SPEED),1)
 
-.PHONY: run test test-postgres bench lint format install install-dev migrate worker simulator cluster check prerequisites
+.PHONY: run test test-postgres bench lint format install install-dev migrate worker simulator cluster check prerequisites soak
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -64,15 +64,24 @@ prerequisites:
 	@.ci/prerequisites
 
 test: install-dev prerequisites
-	$(BIN)/pytest -m "not bench"
+	$(BIN)/pytest -m "not bench and not soak"
 
 # The same suite with PostgreSQL as the database (the scaled deployment's).
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_test
 test-postgres: install-dev prerequisites
-	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m "not bench" -q
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m "not bench and not soak" -q
 
 bench: install-dev prerequisites
 	$(BIN)/pytest -m bench -q -s --timeout=0 tests/bench
+
+# A busy shift (docs/benchmarks.md, "Soak"): load-2000 (~300 events/s) with
+# SOAK_CONSOLES consoles for SOAK_MINUTES; every process's memory flat,
+# nothing lost, the floor equal to RingCentral's at the end. `make test`
+# runs a 90-second form of it.
+SOAK_MINUTES ?= 30
+SOAK_CONSOLES ?= 200
+soak: install-dev
+	SOAK_MINUTES=$(SOAK_MINUTES) SOAK_CONSOLES=$(SOAK_CONSOLES) $(BIN)/pytest -m soak -q -s tests/soak
 
 lint: install-dev
 	$(BIN)/ruff format --check .
