@@ -167,7 +167,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 times socket reads out after 5 s by default,
+                # as long as channels_redis's blocking wait for a message:
+                # a quiet channel then failed every few seconds.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # A full channel drops messages; every client detects a gap
                 # by `seq` and resyncs, so a bounded queue is safe.
                 "capacity": 1000,
