@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
 )
@@ -95,6 +97,9 @@ _CONFIG = ConfigDict(
 Code = Annotated[str, AfterValidator(_canonical_code)]
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 StrictInt = Annotated[int, Strict()]
+# A session's or a party's id: the model's key and a segment of Call Control
+# URLs, so never empty (an empty one would be a live call nobody can act on).
+Id = Annotated[str, StringConstraints(min_length=1)]
 _T = TypeVar("_T")
 
 
@@ -199,7 +204,7 @@ class PartyEvent:
     """One party as events (docs/ringcentral.md 6.4) and REST `CallParty`
     (7.1) describe it."""
 
-    id: str
+    id: Id
     status: PartyStatus
     account_id: str | None = None
     extension_id: Annotated[str | None, _EXTENSION_ID] = None
@@ -223,7 +228,7 @@ class SessionEvent:
 
     uuid: str
     sequence: Annotated[StrictInt, _body("sequence")]
-    telephony_session_id: Annotated[str, _body("telephonySessionId")]
+    telephony_session_id: Annotated[Id, _body("telephonySessionId")]
     event_time: Annotated[UtcDatetime, _EVENT_TIME]
     parties: Annotated[tuple[PartyEvent, ...], _body("parties")]
     session_id: Annotated[str | None, _body("sessionId")] = None
@@ -235,7 +240,7 @@ class SessionEvent:
 class CallSessionSnapshot:
     """RingCentral's current view of one session (`CallSessionObject`)."""
 
-    id: str
+    id: Id
     origin: Annotated[str | None, _alias(("origin", "type"))] = None
     creation_time: UtcDatetime | None = None
     parties: tuple[PartyEvent, ...] = ()
@@ -356,6 +361,46 @@ _TELEPHONY_PATH = "/telephony/sessions"
 _PRESENCE_PATH = "/presence"
 
 
+# A JSON escape of a UTF-16 surrogate (half of an emoji's pair, or alone);
+# a lone surrogate itself, once decoded.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _mend(text: str) -> str:
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _mend_surrogates(data: Any) -> Any:
+    """`data` with every lone surrogate in its strings (a pair cut in half,
+    as by a name truncated upstream) replaced by U+FFFD. Such text has no
+    UTF-8 form: neither msgpack (the Redis layer) nor a browser frame could
+    carry the call, nor any snapshot holding it. Walks without recursion."""
+    if isinstance(data, str):
+        return _mend(data)
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in list(node.items()):
+                if isinstance(value, str):
+                    value = _mend(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+                if _LONE_SURROGATE.search(key):
+                    del node[key]
+                    key = _mend(key)
+                node[key] = value
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, str):
+                    node[i] = _mend(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+    return data
+
+
 def parse_frame(raw: str | bytes) -> Frame:
     """Parse one WebSocket message: `[header]` or `[header, body]`
     (docs/ringcentral.md 5.3).
@@ -367,6 +412,14 @@ def parse_frame(raw: str | bytes) -> Frame:
         data = json.loads(raw)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise MalformedFrame(f"frame is not JSON: {exc}") from exc
+    except RecursionError as exc:  # nested deeper than the decoder's stack
+        raise MalformedFrame("frame is nested too deeply") from exc
+    if (
+        _SURROGATE_ESCAPE_BYTES.search(raw)
+        if isinstance(raw, bytes)
+        else _SURROGATE_ESCAPE.search(raw)
+    ):
+        data = _mend_surrogates(data)
     if not isinstance(data, list) or len(data) not in (1, 2):
         raise MalformedFrame("frame is not a [header] or [header, body] array")
     header, body = data[0], (data[1] if len(data) == 2 else None)
@@ -460,7 +513,7 @@ def _repaired(
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise failure from failure.__cause__
     data = _copy(data)  # never edit the caller's dict
     dropped: list[str] = []
@@ -570,10 +623,19 @@ def _label(data: Any) -> str:
     """Which message, for the log: its ids (never a number's value)."""
     body = data.get("body") if isinstance(data, dict) else None
     if isinstance(body, dict) and "telephonySessionId" in body:
-        return f"telephony event {data.get('uuid')} of {body['telephonySessionId']}"
+        uuid, session = _cut_short(data.get("uuid")), body["telephonySessionId"]
+        return f"telephony event {uuid} of {_cut_short(session)}"
     if isinstance(data, dict) and "event" in data:
-        return f"notification {data.get('uuid')} ({data.get('event')})"
-    return f"telephony session {data.get('id') if isinstance(data, dict) else None}"
+        event = _cut_short(data.get("event"))
+        return f"notification {_cut_short(data.get('uuid'))} ({event})"
+    session_id = data.get("id") if isinstance(data, dict) else None
+    return f"telephony session {_cut_short(session_id)}"
+
+
+def _cut_short(value: Any) -> str:
+    """An id for the log: as sent, unless absurdly long (a spoiled frame)."""
+    text = str(value)
+    return text if len(text) <= 120 else f"{text[:119]}\N{HORIZONTAL ELLIPSIS}"
 
 
 def _notification(
