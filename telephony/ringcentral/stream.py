@@ -302,4 +302,7 @@ async def _notifications(
             yield frame
         elif isinstance(frame, ErrorFrame):
             # e.g. WSG-902 idle timeout: the server closes next; log why.
-            logger.warning("gateway error %s: %s", frame.error_code, frame.message)
+            # (Cut short: the gateway's text, however long, is not ours.)
+            logger.warning(
+                "gateway error %.40s: %.200s", frame.error_code, frame.message
+            )
