@@ -32,10 +32,11 @@ from telephony.models import FLOOR_PERMISSIONS
 logger = logging.getLogger("dashboard.consumers")
 
 # Ids are opaque to us, but they travel into RingCentral URLs: allow only
-# the characters RingCentral uses and a sane length.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}$")
+# the characters RingCentral uses and a sane length. `\Z`, not `$`: `$` also
+# matches before a final newline, which would pass "s-1\n" on.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}\Z")
 # An alert's id: its kind and subject (telephony.live.alerts).
-ALERT_ID = re.compile(r"^[a-z_]{1,32}:[A-Za-z0-9_.:=-]{1,128}$")
+ALERT_ID = re.compile(r"^[a-z_]{1,32}:[A-Za-z0-9_.:=-]{1,128}\Z")
 
 
 OVERLOADED = (
@@ -66,6 +67,12 @@ def _refusal(action: actions.Action) -> str:
 
 class BadMessage(ValueError):
     """A browser message we cannot act on; the reply says why."""
+
+
+def shown(value: Any) -> str:
+    """A value the browser sent, quoted in a reply: short, whatever its size."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:39]}\N{HORIZONTAL ELLIPSIS}"
 
 
 def valid_id(content: dict[str, Any], name: str) -> str:
@@ -266,7 +273,7 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "command":
             await self._command(content)
         else:
-            raise BadMessage(f"Unknown message type {kind!r}.")
+            raise BadMessage(f"Unknown message type {shown(kind)}.")
 
     async def _command(self, content: dict[str, Any]) -> None:
         request_id = content.get("requestId")
@@ -274,9 +281,11 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             raise BadMessage("A command needs a requestId.")
         if request_id in self.pending:
             raise BadMessage("This command was already sent.")
-        action = actions.ACTIONS.get(content.get("action"))  # type: ignore[arg-type]
+        name = content.get("action")
+        # A list or an object is no action (and cannot be a dict key).
+        action = actions.ACTIONS.get(name) if isinstance(name, str) else None
         if action is None:
-            raise BadMessage(f"Unknown action {content.get('action')!r}.")
+            raise BadMessage(f"Unknown action {shown(name)}.")
         if not await self._may(action.permission):
             raise BadMessage(_refusal(action))
         session_id = valid_id(content, "sessionId")

@@ -30,7 +30,8 @@ _MUTE = "telephony.mute_calls"
 _RECORD = "telephony.record_calls"
 # Parameter values are short tokens: extension numbers, E.164 numbers with
 # `*` and `#` for extensions and codes, opaque recording ids.
-PARAM_VALUE = re.compile(r"^[A-Za-z0-9_.:=*#+-]{1,64}$")
+# `\Z`, not `$`: `$` also matches before a final newline.
+PARAM_VALUE = re.compile(r"^[A-Za-z0-9_.:=*#+-]{1,64}\Z")
 TRANSFER_TARGETS = ("extensionNumber", "phoneNumber", "voicemail", "parkOrbit")
 _ENGAGED = ("Answered", "Hold")
 # Party statuses a live leg can have (every status but the final ones).
@@ -80,7 +81,8 @@ class Action:
         params: dict[str, str] = {}
         for name, value in raw.items():
             if name not in self.params:
-                raise InvalidParams(f"Unknown command parameter {name!r}.")
+                # Quoted short: a browser may send any size of name.
+                raise InvalidParams(f"Unknown command parameter {name[:40]!r}.")
             if not isinstance(value, str) or not PARAM_VALUE.match(value):
                 raise InvalidParams(f"Invalid value for {name}.")
             params[name] = value
