@@ -36,7 +36,7 @@ logger = logging.getLogger("dashboard.wall_tokens")
 
 # What a token may look like (secrets.token_urlsafe: 43 characters); any
 # other text is refused without a query.
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+TOKEN_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{20,128}\Z")  # \Z: no final newline
 
 NO_TOKEN = (
     "This page shows a live call wall, and its link has no wall token. "

@@ -110,6 +110,7 @@ def test_a_valid_token_opens_its_wall_with_its_settings():
         ("short", 403, UNKNOWN),
         ("x" * 43, 403, UNKNOWN),
         ("../../etc/passwd-but-long-enough-to-pass", 403, UNKNOWN),
+        ("x" * 43 + "\n", 403, UNKNOWN),  # `$` would match before the newline
     ],
 )
 def test_a_missing_or_unknown_token_opens_nothing(raw, status, reason):
