@@ -324,7 +324,7 @@ class LiveFeed:
             if self.fenced == 1 or self.fenced % 1000 == 0:
                 logger.warning(
                     "live feed: dropped %d messages of a deposed worker "
-                    "(generation %s < %s)",
+                    "(generation g%s < g%s)",
                     self.fenced,
                     generation,
                     self.generation,
@@ -333,7 +333,7 @@ class LiveFeed:
         if generation > self.generation:
             if self.generation:
                 logger.info(
-                    "live feed: a new leader (generation %s after %s)",
+                    "live feed: a new leader (generation g%s after g%s)",
                     generation,
                     self.generation,
                 )

@@ -33,6 +33,16 @@ class FeedCollector(Collector):
                 "frames": sum(feed.frames_sent for feed in feeds),
                 "cut": sum(feed.cut_loose for feed in feeds),
                 "reloads": sum(feed.reloads for feed in feeds),
+                "fenced": sum(feed.fenced for feed in feeds),
+                "generation": max((feed.generation for feed in feeds), default=0),
+                "leader": next(
+                    (
+                        str(feed.mirror.worker["leader"])
+                        for feed in feeds
+                        if (feed.mirror.worker or {}).get("leader")
+                    ),
+                    None,
+                ),
             }
         except Exception:  # a scrape must never break the feed
             logger.exception("could not read the live feed's figures")
@@ -67,6 +77,20 @@ class FeedCollector(Collector):
             "Snapshots this process asked of the worker (start, gap, restart).",
             value=figures["reloads"],
         )
+        yield CounterMetricFamily(
+            "switchboard_feed_fenced_messages",
+            "Worker messages dropped for a lease generation below the highest seen.",
+            value=figures["fenced"],
+        )
+        leader = GaugeMetricFamily(
+            "switchboard_feed_worker_leader",
+            "The worker that leads as this process last heard (hostname:pid); "
+            "the value is its lease generation.",
+            labels=["leader"],
+        )
+        if figures["leader"] is not None:
+            leader.add_metric([figures["leader"]], figures["generation"])
+        yield leader
 
 
 def watch(feeds: Callable[[], Iterable[Any]]) -> None:

@@ -28,8 +28,11 @@ logger = logging.getLogger("dashboard.views")
 # balancer's probe times out after a few seconds, so answer before it does.
 HEALTH_TIMEOUT = 2.0
 # The worker's figures /healthz passes on: counts and ages only, never a
-# call, a number or a name (the endpoint needs no login).
+# call, a number or a name (the endpoint needs no login); and which worker
+# leads (hostname:pid) with its lease generation, for operators.
 HEALTH_FIELDS = (
+    "leader",
+    "generation",
     "subscription_active",
     "seconds_since_last_event",
     "seconds_since_connected",

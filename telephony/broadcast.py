@@ -14,6 +14,11 @@ Flow:
   with a monotonically increasing `seq`, and `telephony.worker_status`.
   `seq` counts within an `epoch` (one worker run): a restarted worker
   starts a new epoch, so consoles know to fetch a new snapshot.
+- Every message the worker sends also carries the `generation` of its
+  lease (telephony.worker.lease: the fencing token, higher for each new
+  leader), stamped by `stamp` as it leaves (telephony.worker.leader's
+  FencedLayer); a dashboard drops messages of a lower generation than the
+  highest it has seen, so a deposed leader cannot roll consoles back.
 - consumer -> channel WORKER_INBOX: `telephony.snapshot_requested`,
   `telephony.command_requested` (each names the consumer's reply channel).
 - worker -> that reply channel: `telephony.snapshot_sent`,
@@ -33,6 +38,8 @@ SUPERVISORS = "telephony.supervisors"
 WORKER_INBOX = "telephony.worker"
 
 JsonDict = dict[str, Any]
+# The lease generation of the worker that sent a message (see above).
+GENERATION = "generation"
 
 CallKind = Literal["updated", "ended"]
 # An action name of the registry (telephony.actions.ACTIONS).
@@ -44,6 +51,7 @@ class CallChanged(TypedDict):
     epoch: str
     seq: int
     call: CallView
+    generation: NotRequired[int]  # stamped on the way out
 
 
 class AgentChanged(TypedDict):
@@ -51,6 +59,7 @@ class AgentChanged(TypedDict):
     epoch: str
     seq: int
     agent: AgentView
+    generation: NotRequired[int]  # stamped on the way out
 
 
 # What the worker adds for supervisors (telephony.worker.oversight), by kind.
@@ -74,6 +83,7 @@ class OversightChanged(TypedDict):
     epoch: str
     seq: int
     item: JsonDict
+    generation: NotRequired[int]  # stamped on the way out
 
 
 class WorkerStatus(TypedDict):
@@ -81,6 +91,7 @@ class WorkerStatus(TypedDict):
     epoch: str
     seq: int
     status: JsonDict
+    generation: NotRequired[int]  # stamped on the way out
 
 
 class SnapshotRequested(TypedDict):
@@ -100,6 +111,7 @@ class SnapshotSent(TypedDict):
     attention: list[JsonDict]
     queues: list[JsonDict]
     status: JsonDict
+    generation: NotRequired[int]  # stamped on the way out
 
 
 class CommandRequested(TypedDict):
@@ -119,6 +131,7 @@ class CommandConfirmed(TypedDict):
     request_id: str
     confirmed: bool
     message: str
+    generation: NotRequired[int]
 
 
 class HealthRequested(TypedDict):
@@ -129,6 +142,7 @@ class HealthRequested(TypedDict):
 class HealthSent(TypedDict):
     type: Literal["telephony.health_sent"]
     health: JsonDict
+    generation: NotRequired[int]
 
 
 class CommandReplied(TypedDict):
@@ -141,6 +155,7 @@ class CommandReplied(TypedDict):
     error_code: str | None
     message: str
     retry_after: float | None
+    generation: NotRequired[int]
 
 
 # Every `type` a consumer of the SUPERVISORS group or of a reply must handle.
@@ -166,6 +181,12 @@ WORKER_TYPES = (
     "telephony.viewing_reported",
     "telephony.alert_ack_requested",
 )
+
+
+def stamp(message: dict[str, Any], generation: int) -> dict[str, Any]:
+    """Mark a message as sent by the leader of `generation` (in place)."""
+    message[GENERATION] = generation
+    return message
 
 
 async def publish_call_changed(

@@ -96,6 +96,13 @@ def watch(worker: Watched) -> None:
     _watched = weakref.ref(worker)
 
 
+def unwatch(worker: Watched) -> None:
+    """Stop reporting `worker` (its term of leadership ended)."""
+    global _watched
+    if _watched is not None and _watched() is worker:
+        _watched = None
+
+
 def publish_observed(received_at: float) -> None:
     """Record the latency of one broadcast; `received_at` from perf_counter()."""
     PUBLISH_LATENCY.observe(time.perf_counter() - received_at)

@@ -15,6 +15,7 @@ References: https://developers.ringcentral.com/api-reference
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -57,8 +58,12 @@ class RingCentralClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         rate_gate: RateGate | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        # Called before every request; raises to refuse it (a worker that
+        # lost its lease: telephony.worker.leader).
+        self.guard = guard
         self.rate_gate = rate_gate or RateGate()
         self.auth = TokenAuth(
             client_id=client_id,
@@ -117,6 +122,8 @@ class RingCentralClient:
 
     async def _send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         what = f"{request.method} {request.url.path}"
+        if self.guard is not None:
+            self.guard()
         try:
             return await self._http.send(request, **kwargs)
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:

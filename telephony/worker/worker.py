@@ -50,6 +50,7 @@ from telephony.ringcentral.stream import (
 from telephony.worker import upkeep
 from telephony.worker.commands import CONFIRM_TIMEOUT, CommandDesk
 from telephony.worker.inbox import Inbox, Snapshot
+from telephony.worker.leader import Fence
 from telephony.worker.oversight import Oversight
 from telephony.worker.resync import Resyncer
 from telephony.worker.tasks import TaskSet
@@ -106,9 +107,13 @@ class TelephonyWorker:
         journal: Journal | None = None,
         beat_interval: float = BEAT_INTERVAL,
         members_interval: float = MEMBERS_INTERVAL,
+        fence: Fence | None = None,
     ) -> None:
         self.client = client
         self.layer = layer
+        # This run's term of leadership (telephony.worker.leader); None: the
+        # worker leads unconditionally (tests, `serve` without Redis).
+        self.fence = fence
         self.model = model or LiveModel()
         self.agents = AgentBoard()
         # Numbers every change published (calls and agents) within `epoch`,
@@ -135,8 +140,11 @@ class TelephonyWorker:
             incomplete=lambda s: self._sequences.has_holes(s),
             read=lambda s: self._sequences.clear_holes(s),
         )
-        # Identifies this run's delta numbering (see broadcast).
+        # Identifies this run's delta numbering (see broadcast); a leader's
+        # names its generation, for the logs.
         self.epoch = uuid.uuid4().hex[:12]
+        if fence is not None:
+            self.epoch = f"g{fence.generation}-{self.epoch[:8]}"
         self.tasks = TaskSet()
         # The latest view of every live call, for the alerts each second.
         self._views: dict[str, CallView] = {}
@@ -173,6 +181,8 @@ class TelephonyWorker:
         self.resyncs = 0
         self.fatal: TelephonyRejected | None = None
         self.status: dict[str, Any] = {"connected": False, "error": None, "since": None}
+        self.leader: dict[str, Any] = fence.describe() if fence else {}
+        self.status.update(self.leader)
         self.subscription_id: str | None = None
         self.last_event_at: float | None = None
         self.event_rate = 0.0  # notifications per second, recent
@@ -209,8 +219,12 @@ class TelephonyWorker:
                 group.create_task(self.journal.run())
         finally:
             self.tasks.cancel_all()
-            await self.history.flush()
-            await self.journal.flush()
+            metrics.unwatch(self)
+            if self.fence is None or self.fence.valid():
+                await self.history.flush()
+                await self.journal.flush()
+            else:  # deposed: the new leader's resync writes the calls' state
+                logger.warning("lease lost: unwritten history and journal dropped")
 
     # --- the stream -------------------------------------------------------
 
@@ -528,10 +542,12 @@ class TelephonyWorker:
             "seconds_since_connected": age(self.connected_at),
             "reconnects": max(0, self.connections - 1),
             "resyncs": self.resyncs,
+            **self.leader,
         }
 
     async def _set_status(self, *, connected: bool, error: str | None) -> None:
         self.status = {"connected": connected, "error": error, "since": now_iso()}
+        self.status.update(self.leader)
         await self._publish_status()
 
     async def _publish_status(self) -> None:

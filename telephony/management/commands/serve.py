@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -38,7 +39,12 @@ from django.db.migrations.executor import MigrationExecutor
 from twisted.internet import defer, reactor
 
 from telephony.management.loops import LayerBridge, LoopThread
-from telephony.management.runtime import client_from_settings, simulator_credentials
+from telephony.management.runtime import (
+    LeaderWorker,
+    client_from_settings,
+    lease_from_settings,
+    simulator_credentials,
+)
 from telephony.ringcentral.client import RingCentralClient
 from telephony.simulator.config import PROFILES
 from telephony.worker import TelephonyWorker
@@ -233,10 +239,27 @@ class Command(BaseCommand):
     async def _run_worker(
         self, layer: LayerBridge, server_url: str, device_id: str | None
     ) -> None:
-        if settings.RINGCENTRAL_SERVER_URL:
-            client = client_from_settings()
-        else:
-            client = RingCentralClient(server_url=server_url, **simulator_credentials())
+        external = bool(settings.RINGCENTRAL_SERVER_URL)
+        credentials = simulator_credentials() if not external else None
+
+        def make_client(guard: Callable[[], None] | None) -> RingCentralClient:
+            if credentials is None:
+                return client_from_settings(guard=guard)
+            return RingCentralClient(server_url=server_url, guard=guard, **credentials)
+
+        if settings.REDIS_URL:
+            # Over Redis other workers may run (docs/operations.md): stand
+            # by until this one holds the lease.
+            await LeaderWorker(
+                layer=layer,
+                lease=lease_from_settings(),
+                make_client=make_client,
+                supervisor_device_id=device_id,
+            ).run()
+            return
+        # One process, an in-memory channel layer: no other worker could
+        # serve these consoles, so this one leads without an election.
+        client = make_client(None)
         logger.info("worker following %s", client.server_url)
         worker = TelephonyWorker(
             client=client, layer=layer, supervisor_device_id=device_id

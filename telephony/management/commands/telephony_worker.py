@@ -1,5 +1,9 @@
 """`manage.py telephony_worker`: the worker alone (scaled deployment).
 
+Start it on two or more machines: one leads (holds the lease: Redis, or a
+PostgreSQL advisory lock without Redis), the others stand by and take over
+within 5 s when it dies (telephony.worker.leader; docs/operations.md).
+
 `--metrics-port N` also serves Prometheus metrics (telephony.metrics) on
 http://127.0.0.1:N/metrics, unauthenticated: keep it on an internal address
 (`--metrics-addr`, loopback by default). See docs/operations.md.
@@ -17,8 +21,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import start_http_server
 
-from telephony.management.runtime import client_from_settings
-from telephony.worker import TelephonyWorker
+from telephony.management.runtime import (
+    LeaderWorker,
+    client_from_settings,
+    lease_from_settings,
+)
 
 logger = logging.getLogger("telephony.worker")
 
@@ -63,10 +70,10 @@ class Command(BaseCommand):
                 self.metrics_server.server_close()
 
     async def _run(self) -> Exception | None:
-        client = client_from_settings()
-        worker = TelephonyWorker(
-            client=client,
+        worker = LeaderWorker(
             layer=get_channel_layer(),
+            lease=lease_from_settings(),
+            make_client=lambda guard: client_from_settings(guard=guard),
             supervisor_device_id=settings.RINGCENTRAL_SUPERVISOR_DEVICE_ID or None,
         )
         task = asyncio.create_task(worker.run())
@@ -77,6 +84,4 @@ class Command(BaseCommand):
             await task
         except asyncio.CancelledError:
             logger.info("worker stopped by signal")
-        finally:
-            await client.aclose()
-        return worker.fatal
+        return worker.worker.fatal if worker.worker else None
