@@ -277,6 +277,9 @@ class Simulator:
     def _handle(self, request: Request) -> Response:
         if request.path == FAULTS_PATH:
             return self._faults_api.handle(request)
+        if request.path == "/_sim/subscriptions" and request.method == "GET":
+            subscriptions = self._gateway.subscriptions()
+            return json_response(200, {"subscriptions": subscriptions})
         if request.path.startswith("/_sim/"):
             return self._control.handle(request)
         injected = self._faults.take_http_status(request.path)

@@ -97,6 +97,21 @@ class Gateway:
         self._clients: set[WsClient] = set()
         tokens.on_end = self.session_ended
 
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """`GET /_sim/subscriptions`: every open socket's subscription (who
+        is following the account right now), oldest first."""
+        live = [c for c in self._clients if c.subscription is not None]
+        live.sort(key=lambda c: c.opened_at)
+        return [
+            {
+                "id": c.subscription.id,
+                "oauthSessionId": c.oauth_session_id,
+                "createdAt": c.subscription.created_at.isoformat(),
+            }
+            for c in live
+            if c.subscription is not None
+        ]
+
     def upgrade(self, transport: asyncio.Transport, buffered: bytes) -> None:
         """Switch an HTTP transport to a websockets connection."""
         assert self.server is not None, "gateway used before start"

@@ -1,0 +1,183 @@
+"""Two telephony workers (a leader and a standby), two daphnes, the embedded
+RingCentral in a process of its own, Redis and PostgreSQL: for the
+failover test and benchmark. Each helper's wait is bounded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+
+from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
+from tests.support import WAIT
+from tests.support.served import (
+    METRICS_TOKEN,
+    Process,
+    answers,
+    free_port,
+)
+
+POSTGRES = os.environ.get(
+    "SWITCHBOARD_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"
+)
+MANAGE = [sys.executable, "manage.py"]
+LEADING = re.compile(r"^(\S+ \S+) INFO telephony\.worker: leading: (\S+) holds")
+CONNECTED = re.compile(r"^(\S+ \S+) INFO \S+: stream connected")
+
+
+@dataclass
+class Cluster:
+    urls: list[str]
+    simulator: str
+    database: str
+    env: dict[str, str]
+    workers: list[Process] = field(default_factory=list)
+    others: list[Process] = field(default_factory=list)
+
+    def start_worker(self) -> Process:
+        worker = Process([*MANAGE, "telephony_worker"], self.env)
+        self.workers.append(worker)
+        return worker
+
+    def leader(self, *, timeout: float = WAIT) -> Process:
+        """The one live worker that says it leads (the last to say so)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leading = [
+                w
+                for w in self.workers
+                if w.popen.poll() is None and _last(w, "leading:", "lost the lease")
+            ]
+            if len(leading) == 1:
+                return leading[0]
+            assert time.monotonic() < deadline, f"{len(leading)} leaders"
+            time.sleep(0.05)  # nothing to await across processes: a bounded poll
+
+    def kill(self, worker: Process) -> float:
+        """kill -9 a worker; return the wall-clock moment."""
+        killed = time.time()
+        os.kill(worker.popen.pid, signal.SIGKILL)
+        worker.popen.wait(timeout=WAIT)
+        return killed
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """The embedded RingCentral's open subscriptions."""
+        response = httpx.get(f"{self.simulator}/_sim/subscriptions", timeout=WAIT)
+        assert response.status_code == 200, response.text
+        return list(response.json()["subscriptions"])
+
+    def audit_rows(self, session_id: str, action: str) -> list[tuple[str, ...]]:
+        with psycopg.connect(self.database) as conn:
+            return conn.execute(
+                "SELECT outcome, username FROM telephony_commandaudit"
+                " WHERE telephony_session_id = %s AND action = %s",
+                [session_id, action],
+            ).fetchall()
+
+
+def _last(worker: Process, yes: str, no: str) -> bool:
+    """Whether `yes` was said after the last `no` in a worker's output."""
+    for line in reversed(list(worker.lines)):
+        if no in line:
+            return False
+        if yes in line:
+            return True
+    return False
+
+
+def logged_at(worker: Process, pattern: re.Pattern[str], after: float) -> float:
+    """The wall-clock time of the first line matching `pattern` logged
+    after `after` (bounded wait)."""
+    deadline = time.monotonic() + WAIT * 2
+    while True:
+        for line in list(worker.lines):
+            match = pattern.search(line)
+            if match:
+                stamp = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f")
+                if stamp.timestamp() >= after:
+                    return stamp.timestamp()
+        assert time.monotonic() < deadline, "".join(worker.lines[-20:])
+        time.sleep(0.05)  # nothing to await across processes: a bounded poll
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    name = f"switchboard_failover_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def cluster(*, redis_url: str, password: str, workers: int = 2) -> Iterator[Cluster]:
+    """Migrated database with user `sup` (`password`), the simulator, the
+    workers (the first leads) and two daphnes."""
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    with database() as db:
+        sim_port, ports = free_port(), [free_port(), free_port()]
+        env = {
+            **os.environ,
+            "DATABASE_URL": db,
+            "REDIS_URL": redis_url,
+            "DJANGO_SECRET_KEY": "failover-test-only",
+            "METRICS_TOKEN": METRICS_TOKEN,
+            "RINGCENTRAL_SERVER_URL": f"http://127.0.0.1:{sim_port}",
+            "SWITCHBOARD_CONSOLES_PER_USER": "0",
+            "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
+            "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
+            "RINGCENTRAL_JWT": LOCAL_JWT,
+        }
+        setup = Process([*MANAGE, "migrate", "--noinput", "-v", "0"], env)
+        assert setup.finish() == 0, "".join(setup.lines)
+        make_user = (
+            "from django.contrib.auth.models import User, Group;"
+            f"u = User.objects.create_user('sup', password='{password}');"
+            "u.groups.add(Group.objects.get(name='Supervisor'))"
+        )
+        user = Process([*MANAGE, "shell", "-c", make_user], env)
+        assert user.finish() == 0, "".join(user.lines)
+        sim_args = ["ringcentral_simulator", "--profile", "none", "--port"]
+        simulator = Process([*MANAGE, *sim_args, str(sim_port)], env)
+        built = Cluster(
+            urls=[f"http://127.0.0.1:{port}" for port in ports],
+            simulator=f"http://127.0.0.1:{sim_port}",
+            database=db,
+            env=env,
+            others=[simulator],
+        )
+        try:
+            simulator.wait_for("listening on")
+            built.start_worker().wait_for("stream connected")
+            for _ in range(workers - 1):
+                built.start_worker().wait_for("standing by")
+            for port in ports:
+                daphne = [sys.executable, "-m", "daphne", "-e"]
+                endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
+                process = Process(
+                    [*daphne, endpoint, "dashboard.asgi:application"], env
+                )
+                built.others.append(process)
+                assert answers(f"http://127.0.0.1:{port}/login/"), "".join(
+                    process.lines
+                )
+            yield built
+        finally:
+            for process in [*reversed(built.others), *built.workers]:
+                process.stop()  # a killed one: only its pipe is closed
