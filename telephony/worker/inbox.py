@@ -45,8 +45,13 @@ class Inbox:
         desk: CommandDesk,
         tasks: TaskSet,
         oversight: Oversight,
+        floor_known: asyncio.Event | None = None,
     ) -> None:
         self.layer = layer
+        # Set once the worker's model holds the floor (its first resync):
+        # until then snapshot requests wait, so a console keeps the floor
+        # it had instead of an empty one from a leader just taking over.
+        self.floor_known = floor_known
         self.epoch = epoch
         self.snapshot = snapshot
         self.status = status
@@ -75,19 +80,10 @@ class Inbox:
     async def dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "telephony.snapshot_requested":
-            snap = self.snapshot()
-            await broadcast.send_snapshot(
-                self.layer,
-                channel=message["reply_to"],
-                epoch=self.epoch,
-                seq=snap.seq,
-                calls=snap.calls,
-                agents=snap.agents,
-                alerts=snap.alerts,
-                attention=snap.attention,
-                queues=snap.queues,
-                status=self.status(),
-            )
+            if self.floor_known is not None and not self.floor_known.is_set():
+                self.tasks.spawn(self._snapshot_when_known(message))
+            else:
+                await self._send_snapshot(message)
         elif kind == "telephony.health_requested":
             await broadcast.send_health(
                 self.layer, channel=message["reply_to"], health=self.health()
@@ -111,3 +107,23 @@ class Inbox:
                 )
         else:
             logger.warning("unknown inbox message type %r", kind)
+
+    async def _snapshot_when_known(self, message: dict[str, Any]) -> None:
+        assert self.floor_known is not None
+        await self.floor_known.wait()
+        await self._send_snapshot(message)
+
+    async def _send_snapshot(self, message: dict[str, Any]) -> None:
+        snap = self.snapshot()
+        await broadcast.send_snapshot(
+            self.layer,
+            channel=message["reply_to"],
+            epoch=self.epoch,
+            seq=snap.seq,
+            calls=snap.calls,
+            agents=snap.agents,
+            alerts=snap.alerts,
+            attention=snap.attention,
+            queues=snap.queues,
+            status=self.status(),
+        )

@@ -167,8 +167,13 @@ class TelephonyWorker:
             supervisor_device_id=supervisor_device_id,
             confirm_timeout=confirm_timeout,
         )
+        # Set by the first completed resync (or a fatal refusal): a leader
+        # taking over answers no snapshot before, so consoles keep the
+        # floor they had rather than an empty one (telephony.worker.inbox).
+        self.floor_known = asyncio.Event()
         self.inbox = Inbox(
             layer=layer,
+            floor_known=self.floor_known if fence is not None else None,
             epoch=self.epoch,
             snapshot=self.snapshot,
             status=lambda: self.status,
@@ -245,6 +250,7 @@ class TelephonyWorker:
                     await self._set_status(connected=False, error=None)
         except (AuthenticationFailed, TelephonyRejected) as exc:
             self.fatal = exc
+            self.floor_known.set()  # consoles must hear what is wrong
             logger.error(
                 "RingCentral refused the worker (%s %s: %s); check RINGCENTRAL_* "
                 "settings. Not retrying.",
@@ -412,6 +418,7 @@ class TelephonyWorker:
                     started = datetime.now(UTC)
                     await self.resyncer.run(settled=self._quiet_since(self._quiet_for))
                     self.resyncs += 1
+                    self.floor_known.set()
                     if not self._restored:
                         await self._restore_times()
                     await upkeep.close_missing_history(
