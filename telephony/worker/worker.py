@@ -57,6 +57,8 @@ from telephony.worker.tasks import TaskSet
 
 logger = logging.getLogger("telephony.worker")
 
+# How long the first resync waits for the call journal's stored clocks.
+RESTORE_TIMEOUT = 2.0
 # A sequence gap may just be reordering: wait this long for the missing
 # event before re-reading the session.
 GAP_GRACE = 2.0
@@ -420,7 +422,20 @@ class TelephonyWorker:
                     self.resyncs += 1
                     self.floor_known.set()
                     if not self._restored:
-                        await self._restore_times()
+                        # Before the history's next write (below), or its
+                        # holds would count twice; bounded, so a busy or
+                        # absent database holds the first snapshot back
+                        # at most RESTORE_TIMEOUT.
+                        self._restored = True
+                        try:
+                            async with asyncio.timeout(RESTORE_TIMEOUT):
+                                await self._restore_times()
+                        except TimeoutError:
+                            logger.warning(
+                                "the call journal did not answer in %.0f s: "
+                                "clocks of calls live at the start begin now",
+                                RESTORE_TIMEOUT,
+                            )
                     await upkeep.close_missing_history(
                         self.history,
                         [call["id"] for call in self.model.snapshot()[1]],
@@ -448,7 +463,6 @@ class TelephonyWorker:
         worker started take back their clocks (a hold in progress keeps its
         hold time, for the consoles and the history) from their last stored
         state in the call journal."""
-        self._restored = True
         stored = await journal_last_states(list(self._views))
         for call in stored.values():
             self.history.adopt(call)

@@ -102,13 +102,18 @@ async def test_a_hold_in_progress_keeps_its_hold_time_across_a_worker_restart(
     agent = held["call"]["agent_party_id"]
     hold_began = next(p["since"] for p in held["call"]["parties"] if p["id"] == agent)
 
+    def restored(message: dict[str, Any]) -> bool:
+        return call_update(session_id, "held")(message) and any(
+            p["id"] == agent and p["since"] == hold_began
+            for p in message["call"]["parties"]
+        )
+
     second = fast_worker(rc_client, layer)  # a new process: nothing in memory
     async with running(second):
-        await second.resynced.wait()
+        # The floor first, then its stored clocks (not the restart's time).
+        await receive_until(layer, channel, restored)
         call = second.model.get(session_id)
         assert call is not None and call["state"] == "held"
-        party = next(p for p in call["parties"] if p["id"] == agent)
-        assert party["since"] == hold_began  # not the restart's time
         assert call["hold_count"] == held["call"]["hold_count"]
         restarted = datetime.fromisoformat(call["updated_at"].replace("Z", "+00:00"))
         await phone(sim_api, session_id, "unhold")
