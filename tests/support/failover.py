@@ -45,11 +45,19 @@ class Cluster:
     env: dict[str, str]
     workers: list[Process] = field(default_factory=list)
     others: list[Process] = field(default_factory=list)
+    # When each worker was started (wall clock), by index in `workers`.
+    started_at: list[float] = field(default_factory=list)
 
     def start_worker(self) -> Process:
+        self.started_at.append(time.time())
         worker = Process([*MANAGE, "telephony_worker"], self.env)
         self.workers.append(worker)
         return worker
+
+    def cold_start(self) -> float:
+        """Seconds from starting the first worker to its subscription."""
+        started = self.started_at[0]
+        return logged_at(self.workers[0], CONNECTED, started) - started
 
     def leader(self, *, timeout: float = WAIT) -> Process:
         """The one live worker that says it leads (the last to say so)."""
