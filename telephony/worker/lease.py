@@ -72,11 +72,24 @@ local generation = math.max(last + 1, now)
 redis.call('set', KEYS[2], string.format('%d', generation))
 return generation
 """
+# A key that is simply gone was lost by the store (a restart, a flush:
+# within the holder's deadline it cannot have expired, SAFETY_MARGIN), not
+# taken: the holder takes it back, atomically, unless someone else already
+# has, and keeps the counter at its generation. So a Redis restart costs no
+# new term (a new RingCentral login, subscription and resync).
 _RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
 end
-return 0
+if holder then
+  return 0
+end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if tonumber(redis.call('get', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+  redis.call('set', KEYS[2], ARGV[3])
+end
+return 1
 """
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -156,8 +169,9 @@ class RedisLease:
         return bool(generation)
 
     async def renew(self) -> bool:
-        args: list[str | int] = [self.token, self._ttl_ms]
-        return bool(await self._renew(keys=[self.key], args=args))
+        keys = [self.key, self.generation_key]
+        args: list[str | int] = [self.token, self._ttl_ms, self.generation]
+        return bool(await self._renew(keys=keys, args=args))
 
     async def release(self) -> None:
         await self._release(keys=[self.key], args=[self.token])

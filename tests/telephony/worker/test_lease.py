@@ -92,6 +92,22 @@ async def test_the_generation_stays_monotonic_when_redis_loses_its_counter(
     assert two.generation > one.generation
 
 
+async def test_a_holder_takes_back_a_lease_the_store_lost_unless_taken(
+    leases, redis_key
+):
+    one, two = leases
+    assert await one.try_acquire()
+    async with aioredis.Redis.from_url(REDIS) as client:
+        await client.delete(redis_key, f"{redis_key}:generation")  # a restart
+        assert await one.renew()  # no new term: taken back
+        assert (await one.holder_now() or "").startswith("one:")
+        assert int(await client.get(f"{redis_key}:generation")) == one.generation
+        await client.delete(redis_key)
+    assert await two.try_acquire()  # someone was quicker this time
+    assert not await one.renew()
+    assert two.generation > one.generation
+
+
 @pytest.fixture
 async def pg_lease_args() -> AsyncIterator[dict[str, Any]]:
     sequence = f"test_lease_{uuid.uuid4().hex[:12]}"
