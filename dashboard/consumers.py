@@ -114,10 +114,13 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         # permissions changed look again (dashboard.access).
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
+        # Accepted first: daphne drops a handshake not done within 5 s, and
+        # a thousand consoles reconnecting at once queue for the database.
+        # (Their messages wait until connect() returns.)
+        await self.accept()
         self.access = await database_sync_to_async(access.console_access)(
             self.user_id, self.session_key
         )
-        await self.accept()
         if not self.access.view:
             code = NOT_PERMITTED if self.access.refusal == access.NO_VIEW else None
             await self.revoke(self.access.refusal or access.NO_VIEW, code=code)

@@ -409,7 +409,8 @@ async def test_everyone_recovers_when_redis_restarts(deployment):
                 "partyId": consoles[1].calls[call]["agent"]["id"],
             }
         )
-        assert (await consoles[1].reply(type="command_result"))["ok"] is True
+        result = await consoles[1].reply(type="command_result")
+        assert result["ok"] is True, result
         async with asyncio.timeout(WAIT * 2):
             await asyncio.gather(*(c.until(state_of(call, "held")) for c in consoles))
         await sim.post(f"/_sim/calls/{call}/phone", json={"action": "hangup"})
