@@ -410,7 +410,7 @@ async def test_everyone_recovers_when_redis_restarts(deployment):
             }
         )
         result = await consoles[1].reply(type="command_result")
-        assert result["ok"] is True, result
+        assert result["ok"] is True, result["message"]
         async with asyncio.timeout(WAIT * 2):
             await asyncio.gather(*(c.until(state_of(call, "held")) for c in consoles))
         await sim.post(f"/_sim/calls/{call}/phone", json={"action": "hangup"})
