@@ -191,7 +191,8 @@ test("names with right-to-left text or bidi controls are isolated", () => {
   assert.equal(text.customerLabel(call), `\u2068${evil}\u2069 (+14155550100)`);
 });
 
-test("a console whose access ended stops and does not reconnect", () => {
+/** A store on a fake socket, opened: {store, sock, timers, Socket}. */
+function openStore() {
   const timers = [];
   class Socket {
     constructor() {
@@ -213,6 +214,11 @@ test("a console whose access ended stops and does not reconnect", () => {
   store.start();
   const sock = Socket.all[0];
   sock.onopen();
+  return { store, sock, timers, Socket };
+}
+
+test("a console whose access ended stops and does not reconnect", () => {
+  const { store, sock, timers, Socket } = openStore();
   sock.onmessage({ data: JSON.stringify({ type: "error", message: "You logged out.", requestId: null }) });
   const before = timers.length;
   sock.onclose({ code: ACCESS_ENDED });
@@ -226,29 +232,9 @@ test("the server's word on what a supervisor may do reaches the page, and refusa
     [NOT_PERMITTED, "You may not watch the live floor"],
     [TOO_MANY_CONSOLES, "Too many consoles are open for your user"],
   ]) {
-    const timers = [];
-    class Socket {
-      constructor() {
-        this.readyState = 1;
-        Socket.all.push(this);
-      }
-      send() {}
-      close() {}
-    }
-    Socket.all = [];
-    const store = new LiveStore({
-      url: "ws://x",
-      WebSocket: Socket,
-      now: () => T0,
-      schedule: () => {},
-      setTimeout: (fn) => timers.push(fn),
-      clearTimeout: () => {},
-    });
+    const { store, sock, timers } = openStore();
     const told = [];
     store.onAccess = (access) => told.push(access);
-    store.start();
-    const sock = Socket.all[0];
-    sock.onopen();
     sock.onmessage({ data: JSON.stringify({ type: "access", actions: ["hold", "unhold"], acknowledge: false }) });
     assert.deepEqual(told, [{ actions: ["hold", "unhold"], acknowledge: false }]);
     store.loaded = true; // a floor was shown: the banner says why it stopped
