@@ -66,10 +66,15 @@ prerequisites:
 test: install-dev prerequisites
 	$(BIN)/pytest -m "not bench and not soak"
 
-# The same suite with PostgreSQL as the database (the scaled deployment's).
+# The suite's database tests again with PostgreSQL (the scaled deployment's
+# database). Left out: what never uses the test database (browser tests and
+# the soak serve on SQLite files of their own; the scaled tests make their
+# own PostgreSQL database; the SDK and the page modules use none), which
+# `make test` runs.
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_test
 test-postgres: install-dev prerequisites
-	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m "not bench and not soak" -q
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m "not bench and not soak and not browser" -q \
+		--ignore=tests/soak --ignore=tests/scaled --ignore=tests/sdk --ignore=tests/page
 
 bench: install-dev prerequisites
 	$(BIN)/pytest -m bench -q -s --timeout=0 tests/bench
