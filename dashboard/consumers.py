@@ -118,12 +118,8 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         # a thousand consoles reconnecting at once queue for the database.
         # (Their messages wait until connect() returns.)
         await self.accept()
-        self.access = await database_sync_to_async(access.console_access)(
-            self.user_id, self.session_key
-        )
-        if not self.access.view:
-            code = NOT_PERMITTED if self.access.refusal == access.NO_VIEW else None
-            await self.revoke(self.access.refusal or access.NO_VIEW, code=code)
+        await self._read_access()
+        if await self._closed_unless_watching():
             return
         feed = feed_for(self.channel_layer)
         cap = settings.CONSOLES_PER_USER
@@ -146,17 +142,26 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         """Read this console's access again (its user's permissions changed,
         or its session's expiry came): close it if it may no longer watch,
         else tell the page what it may do now."""
+        await self._read_access()
+        if self not in self.feed.links:
+            return  # closed meanwhile
+        if not await self._closed_unless_watching():
+            await self._send_access()
+            self._watch_expiry()
+
+    async def _read_access(self) -> None:
+        """What this console's user may do now, from the database."""
         self.access = await database_sync_to_async(access.console_access)(
             self.user_id, self.session_key
         )
-        if self not in self.feed.links:
-            return  # closed meanwhile
-        if not self.access.view:
-            code = NOT_PERMITTED if self.access.refusal == access.NO_VIEW else None
-            await self.revoke(self.access.refusal or access.NO_VIEW, code=code)
-            return
-        await self._send_access()
-        self._watch_expiry()
+
+    async def _closed_unless_watching(self) -> bool:
+        """If the user may not watch, say why and close (True)."""
+        if self.access.view:
+            return False
+        code = NOT_PERMITTED if self.access.refusal == access.NO_VIEW else None
+        await self.revoke(self.access.refusal or access.NO_VIEW, code=code)
+        return True
 
     async def _send_access(self) -> None:
         await self._send(
