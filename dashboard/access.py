@@ -110,33 +110,34 @@ def _session_expiry(session_key: str) -> tuple[bool, datetime | None]:
     return expires is not None, expires
 
 
-def _revoke(reason: str, **whose: Any) -> None:
+def _tell(send: Any, failed: str, **message: Any) -> None:
+    """Hand one access message to every process's live feed; a failure is
+    logged (`failed` says whose consoles) and never raised."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(broadcast.revoke_access)(layer, reason=reason, **whose)
+        async_to_sync(send)(layer, **message)
     except Exception:
-        logger.exception("could not close the consoles of %s", whose)
+        logger.exception("could not tell %s", failed)
+
+
+def _revoke(reason: str, **whose: Any) -> None:
+    _tell(broadcast.revoke_access, f"the consoles of {whose}", reason=reason, **whose)
 
 
 def _changed(user_ids: Iterable[Any]) -> None:
     """Tell these users' consoles to read their permissions again, once the
     change is committed (else they could read the old ones)."""
     ids = sorted({str(i) for i in user_ids})
-    if not ids:
-        return
-
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(broadcast.change_access)(layer, user_ids=ids)
-        except Exception:
-            logger.exception("could not tell the consoles of %d users", len(ids))
-
-    transaction.on_commit(send)
+    if ids:
+        transaction.on_commit(
+            lambda: _tell(
+                broadcast.change_access,
+                f"the consoles of {len(ids)} users",
+                user_ids=ids,
+            )
+        )
 
 
 def _members(group_ids: Iterable[Any]) -> list[Any]:
