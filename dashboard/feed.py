@@ -115,7 +115,6 @@ class LiveFeed:
         self.epoch = f"{id(self):x}{time.time_ns() % 10**9:x}"  # this feed
         self.mirror = FloorMirror(masked=masked)
         self.links: dict[Any, Link] = {}
-        self._revoking: set[asyncio.Task[None]] = set()
         self.window = float(settings.FEED_WINDOW_SECONDS)
         self.high_water = int(settings.FEED_HIGH_WATER)
         self.stall = float(settings.FEED_STALL_SECONDS)
@@ -353,9 +352,7 @@ class LiveFeed:
 
     def hold(self, work: Any) -> None:
         """Run a console's access work as a task, held until done."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._revoking.add(task)
-        task.add_done_callback(self._revoking.discard)
+        self._spawn(work)
 
     def consoles_of(self, user_id: Any) -> int:
         """How many consoles this process serves to one user."""
