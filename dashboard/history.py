@@ -109,19 +109,35 @@ class HistorySearch(forms.Form):
         )
 
 
-def _may_read_history(
-    view: Callable[..., HttpResponseBase],
-) -> Callable[..., HttpResponseBase]:
+def may_read_history(
+    view: Callable[..., HttpResponseBase] | None = None,
+    *,
+    what: str = "read the call history",
+    subject: str = "the call history",
+) -> Any:
     """Logged in (else the login page) and allowed to read the history
-    (else a 403 page saying so)."""
+    (else a 403 page saying the user may not `what`). Used bare, or with
+    the page's words (floor replay, dashboard.replay)."""
 
-    @wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.has_perm(VIEW_HISTORY):
-            return render(request, "dashboard/history_forbidden.html", status=403)
-        return view(request, *args, **kwargs)
+    def decorate(
+        view: Callable[..., HttpResponseBase],
+    ) -> Callable[..., HttpResponseBase]:
+        @wraps(view)
+        def checked(
+            request: HttpRequest, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
+            if not request.user.has_perm(VIEW_HISTORY):
+                return render(
+                    request,
+                    "dashboard/history_forbidden.html",
+                    {"what": what, "subject": subject},
+                    status=403,
+                )
+            return view(request, *args, **kwargs)
 
-    return login_required(checked)
+        return login_required(checked)
+
+    return decorate if view is None else decorate(view)
 
 
 def _search(request: HttpRequest) -> tuple[HistorySearch, str]:
@@ -152,7 +168,7 @@ def duration(seconds: float | None) -> str:
 
 @never_cache
 @require_GET
-@_may_read_history
+@may_read_history
 def history_list(request: HttpRequest) -> HttpResponse:
     """Finished calls, newest first, 50 a page, searched by the form."""
     form, query = _search(request)
@@ -188,7 +204,7 @@ def history_list(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
-@_may_read_history
+@may_read_history
 def history_export(request: HttpRequest) -> StreamingHttpResponse:
     """The search's finished calls as a CSV file, streamed: rows are read
     2,000 at a time as plain dicts and written as they go."""
@@ -228,7 +244,7 @@ def history_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @never_cache
 @require_GET
-@_may_read_history
+@may_read_history
 def history_call(request: HttpRequest, telephony_session_id: str) -> HttpResponse:
     """One call: its facts, its parties and its timeline (a live call's
     too: "in progress")."""

@@ -15,13 +15,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from dashboard import protocol
+from dashboard.history import may_read_history
 from dashboard.selectors import (
     call_queues_get,
     extension_directory_get,
@@ -31,21 +31,11 @@ from dashboard.selectors import (
 )
 from telephony import actions
 
-REPLAY = "telephony.view_callrecord"
+# Who may read the call history may replay it (dashboard.history).
+replayers = may_read_history(what="replay the floor", subject="floor replay")
 # One step of the replay clock may cover at most this much of the floor's
 # time (60x speed, a quarter-second step, with room to spare).
 MAX_STEP_MS = 60_000
-
-
-def _refused(request: HttpRequest) -> HttpResponse | None:
-    if request.user.has_perm(REPLAY):
-        return None
-    return render(
-        request,
-        "dashboard/no_floor.html",
-        {"what": "replay the floor"},
-        status=403,
-    )
 
 
 def _ms(value: datetime | None) -> int | None:
@@ -61,12 +51,10 @@ def _moment(request: HttpRequest, name: str) -> datetime:
     return datetime.fromtimestamp(int(raw) / 1000, tz=UTC) + timedelta(microseconds=999)
 
 
-@login_required
+@replayers
 @require_GET
 def replay_page(request: HttpRequest) -> HttpResponse:
     """The console in replay mode: no buttons, the journal's window."""
-    if (refusal := _refused(request)) is not None:
-        return refusal
     first, last = replay_window_get()
     directory = extension_directory_get()
     return render(
@@ -82,14 +70,12 @@ def replay_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@replayers
 @never_cache
 @require_GET
 def floor_json(request: HttpRequest) -> HttpResponse:
     """The floor at `at` (ms): {time, calls, first, last}; first and last
     bound what the journal holds now."""
-    if (refusal := _refused(request)) is not None:
-        return refusal
     try:
         at = _moment(request, "at")
     except ValueError as exc:
@@ -101,14 +87,12 @@ def floor_json(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@replayers
 @never_cache
 @require_GET
 def changes_json(request: HttpRequest) -> HttpResponse:
     """Each call's latest change in (after, until] (ms): {time, calls,
     ended}; a step longer than MAX_STEP_MS is refused (seek instead)."""
-    if (refusal := _refused(request)) is not None:
-        return refusal
     try:
         after, until = _moment(request, "after"), _moment(request, "until")
     except ValueError as exc:
