@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -103,7 +104,7 @@ class Journal:
         changes stay buffered for the next flush)."""
         async with self._lock:
             while self._buffer:
-                batch = [self._buffer[i] for i in range(min(BATCH, len(self._buffer)))]
+                batch = list(itertools.islice(self._buffer, BATCH))
                 try:
                     ids = await database_sync_to_async(services.call_events_append)(
                         entries=batch

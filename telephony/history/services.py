@@ -473,12 +473,8 @@ def call_events_append(*, entries: Sequence[JournalEntry]) -> list[int]:
             for entry in entries
         ]
     )
-    ids = [row.pk for row in rows]
-    if None in ids:  # a database that returns no ids: read them back
-        last = CallEvent.objects.order_by("-pk").values_list("pk", flat=True)
-        top = last.first() or 0
-        ids = list(range(top - len(rows) + 1, top + 1))
-    return ids
+    # PostgreSQL and SQLite (3.35 and later) return the new rows' ids.
+    return [row.pk for row in rows]
 
 
 def floor_mark_create(*, at: datetime, events: list[int]) -> FloorMark:
