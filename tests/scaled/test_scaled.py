@@ -17,112 +17,30 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import redis
 import websockets
 
-from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
 from tests.support import WAIT
 from tests.support.console import Console
+from tests.support.failover import Cluster, cluster
 from tests.support.paths import ROOT
 from tests.support.served import (
     METRICS_HEADERS,
-    METRICS_TOKEN,
     Process,
-    answers,
-    free_port,
     login_cookie,
 )
 
-POSTGRES = os.environ.get(
-    "SWITCHBOARD_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"
-)
 REDIS = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/9")
 PASSWORD = "scaled-test-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    name = f"switchboard_scaled_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def deployment(database: str) -> Iterator[dict[str, Any]]:
-    with redis.Redis.from_url(REDIS) as client:
-        client.flushdb()
-    sim_port, ports = free_port(), [free_port(), free_port()]
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "REDIS_URL": REDIS,
-        "DJANGO_SECRET_KEY": "scaled-test-only",
-        "METRICS_TOKEN": METRICS_TOKEN,
-        "RINGCENTRAL_SERVER_URL": f"http://127.0.0.1:{sim_port}",
-        # A thousand consoles with one login (the cap is tested on its own).
-        "SWITCHBOARD_CONSOLES_PER_USER": "0",
-        "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
-        "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
-        "RINGCENTRAL_JWT": LOCAL_JWT,
-    }
-    manage = [sys.executable, "manage.py"]
-    setup = Process([*manage, "migrate", "--noinput", "-v", "0"], env)
-    assert setup.finish() == 0, "".join(setup.lines)
-    make_user = (
-        "from django.contrib.auth.models import User, Group;"
-        f"u = User.objects.create_user('sup', password='{PASSWORD}');"
-        "u.groups.add(Group.objects.get(name='Supervisor'))"
-    )
-    user = Process([*manage, "shell", "-c", make_user], env)
-    assert user.finish() == 0, "".join(user.lines)
-    processes = [
-        Process(
-            [
-                *manage,
-                "ringcentral_simulator",
-                "--port",
-                str(sim_port),
-                "--profile",
-                "none",
-            ],
-            env,
-        )
-    ]
-    try:
-        processes[0].wait_for("listening on")
-        processes.append(Process([*manage, "telephony_worker"], env))
-        processes[1].wait_for("stream connected")
-        for port in ports:
-            # As docs/operations.md says to run it: a deep accept queue, or a
-            # stampede of reconnecting consoles sees handshakes reset.
-            daphne = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-e",
-                f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
-            ]
-            processes.append(Process([*daphne, "dashboard.asgi:application"], env))
-            assert answers(f"http://127.0.0.1:{port}/login/"), "".join(
-                processes[-1].lines
-            )
-        yield {
-            "urls": [f"http://127.0.0.1:{port}" for port in ports],
-            "simulator": f"http://127.0.0.1:{sim_port}",
-            "processes": processes,
-            "worker_args": [*manage, "telephony_worker"],
-            "env": env,
-        }
-    finally:
-        for process in reversed(processes):
-            process.stop()
+def deployment() -> Iterator[Cluster]:
+    """The scaled layout (tests/support/failover.py): PostgreSQL, the
+    embedded RingCentral, ONE worker and two daphnes over Redis."""
+    with cluster(redis_url=REDIS, password=PASSWORD, workers=1) as built:
+        yield built
 
 
 async def console(url: str) -> Console:
@@ -137,8 +55,8 @@ def state_of(session_id: str, state: str) -> Any:
 
 
 async def test_two_daphnes_one_worker_over_redis_and_postgres(deployment):
-    one, two = [await console(url) for url in deployment["urls"]]
-    async with httpx.AsyncClient(base_url=deployment["simulator"], timeout=WAIT) as sim:
+    one, two = [await console(url) for url in deployment.urls]
+    async with httpx.AsyncClient(base_url=deployment.simulator, timeout=WAIT) as sim:
         created = await sim.post(
             "/_sim/calls",
             json={"scenario": "inbound", "auto_answer": False, "talk_seconds": None},
@@ -163,7 +81,7 @@ async def test_two_daphnes_one_worker_over_redis_and_postgres(deployment):
     await one.until(state_of(session_id, "held"))
     for ws in (one, two):
         await ws.close()
-    async with httpx.AsyncClient(base_url=deployment["urls"][0], timeout=WAIT) as http:
+    async with httpx.AsyncClient(base_url=deployment.urls[0], timeout=WAIT) as http:
         health = await http.get("/healthz")
     assert health.status_code == 200
     assert health.json()["live_calls"] == 1
@@ -177,10 +95,10 @@ async def test_a_console_survives_a_worker_restart(deployment):
 
     from tests.browser.test_console import CHROMIUM, CHROMIUM_ARGS
 
-    url, processes = deployment["urls"][0], deployment["processes"]
+    url = deployment.urls[0]
     async with (
         async_playwright() as p,
-        httpx.AsyncClient(base_url=deployment["simulator"], timeout=WAIT) as sim,
+        httpx.AsyncClient(base_url=deployment.simulator, timeout=WAIT) as sim,
     ):
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page()
@@ -199,10 +117,9 @@ async def test_a_console_survives_a_worker_restart(deployment):
             await sim.post(f"/_sim/calls/{first}/phone", json={"action": "unhold"})
             await expect(card.locator(".state")).to_have_text("Talking")
 
-        worker = processes[1]
-        worker.stop()
-        processes[1] = Process(deployment["worker_args"], deployment["env"])
-        await asyncio.to_thread(processes[1].wait_for, "stream connected")
+        deployment.workers[0].stop()
+        restarted = deployment.start_worker()
+        await asyncio.to_thread(restarted.wait_for, "stream connected")
 
         second = await place_talking_call(sim)
         await expect(page.locator(f'[data-session-id="{second}"]')).to_be_visible()
@@ -227,7 +144,7 @@ async def test_a_thousand_consoles_on_two_daphnes_cost_the_worker_nothing(
 ):
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4000), hard))
-    urls = deployment["urls"]
+    urls = deployment.urls
     cookies = [
         await asyncio.to_thread(login_cookie, url, "sup", PASSWORD) for url in urls
     ]
@@ -242,7 +159,7 @@ async def test_a_thousand_consoles_on_two_daphnes_cost_the_worker_nothing(
             )
         )
         await asyncio.gather(*(c.synced() for c in consoles))
-    async with httpx.AsyncClient(base_url=deployment["simulator"], timeout=WAIT) as sim:
+    async with httpx.AsyncClient(base_url=deployment.simulator, timeout=WAIT) as sim:
         call = await place_talking_call(sim)
         async with asyncio.timeout(WAIT * 3):
             await asyncio.gather(
@@ -279,14 +196,14 @@ async def test_a_role_taken_away_closes_consoles_on_every_daphne(deployment):
     """An administrator takes a user's role away (here in `manage.py shell`,
     a process of its own, as the admin site in any daphne would): the
     user's consoles on both daphnes close at once, saying why."""
-    manage, env = [sys.executable, "manage.py"], deployment["env"]
+    manage, env = [sys.executable, "manage.py"], deployment.env
     make_user = (
         "from django.contrib.auth.models import User, Group;"
         f"u = User.objects.create_user('leaver', password='{PASSWORD}');"
         "u.groups.add(Group.objects.get(name='Supervisor'))"
     )
     assert Process([*manage, "shell", "-c", make_user], env).finish() == 0
-    urls = deployment["urls"]
+    urls = deployment.urls
     cookies = [
         await asyncio.to_thread(login_cookie, url, "leaver", PASSWORD) for url in urls
     ]
@@ -309,7 +226,7 @@ async def test_a_role_taken_away_closes_consoles_on_every_daphne(deployment):
 async def test_logging_out_on_one_daphne_closes_the_sessions_consoles_on_both(
     deployment,
 ):
-    urls = deployment["urls"]
+    urls = deployment.urls
     cookie = await asyncio.to_thread(login_cookie, urls[0], "sup", PASSWORD)
     consoles = [await (await Console.open(url, cookie)).synced() for url in urls]
     csrf = re.search(r"csrftoken=([^;]+)", cookie)
@@ -332,7 +249,7 @@ def test_a_username_locked_out_on_one_daphne_is_locked_out_on_the_other(
 ):
     """Failed logins are counted in Redis, shared by every daphne: a
     guesser cannot get ten more tries by switching process."""
-    urls, env = deployment["urls"], deployment["env"]
+    urls, env = deployment.urls, deployment.env
     make_user = (
         "from django.contrib.auth.models import User;"
         f"User.objects.create_user('guessed', password='{PASSWORD}')"
@@ -384,9 +301,9 @@ async def test_everyone_recovers_when_redis_restarts(deployment):
     touching a process, a console (as the page reconnects) gets the live
     floor again, calls placed after the restart reach consoles on both
     daphnes, and a command goes through."""
-    urls = deployment["urls"]
+    urls = deployment.urls
     await asyncio.to_thread(restart_redis)
-    async with httpx.AsyncClient(base_url=deployment["simulator"], timeout=WAIT) as sim:
+    async with httpx.AsyncClient(base_url=deployment.simulator, timeout=WAIT) as sim:
         call = await place_talking_call(sim)
         consoles = []
         for url in urls:
