@@ -72,6 +72,15 @@ class ConsoleAccess:
     def view(self) -> bool:
         return self.refusal is None
 
+    def may(self, permission: str) -> bool:
+        """Whether this access includes `permission` (a floor action's or
+        acknowledging alerts), as read."""
+        if permission == actions.ACKNOWLEDGE_ALERTS:
+            return self.view and self.acknowledge
+        return self.view and any(
+            actions.ACTIONS[name].permission == permission for name in self.actions
+        )
+
 
 def console_access(user_id: Any, session_key: str | None) -> ConsoleAccess:
     """Read, from the database, what this user may do on a console opened

@@ -22,6 +22,7 @@ from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from django.utils import timezone
 
 from dashboard import access, protocol
@@ -49,6 +50,9 @@ TOO_MANY = (
 # A console re-reads its session's expiry at least this often (seconds):
 # a session can be extended by the user's other pages.
 EXPIRY_RECHECK = 3600.0
+# While the database is away, an open console keeps the access it last read
+# and looks again this often (seconds).
+DATABASE_RETRY = 15.0
 
 
 def _user_may(user_id: int, permission: str) -> bool:
@@ -141,8 +145,21 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
     async def recheck(self) -> None:
         """Read this console's access again (its user's permissions changed,
         or its session's expiry came): close it if it may no longer watch,
-        else tell the page what it may do now."""
-        await self._read_access()
+        else tell the page what it may do now. The database away: keep the
+        access last read (nothing can change it meanwhile: every change of
+        access is a write to that database) and look again soon."""
+        try:
+            await self._read_access()
+        except DatabaseError:
+            logger.warning(
+                "console of %s: could not read its access (database "
+                "unavailable); kept what it had, looking again in %.0f s",
+                self.username,
+                DATABASE_RETRY,
+            )
+            if self in self.feed.links:
+                self._recheck_in(DATABASE_RETRY)
+            return
         if self not in self.feed.links:
             return  # closed meanwhile
         if not await self._closed_unless_watching():
@@ -179,11 +196,13 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
         if self.access.expires_at is None:
             return
         delay = (self.access.expires_at - timezone.now()).total_seconds()
+        self._recheck_in(min(max(delay, 0.0) + 0.05, EXPIRY_RECHECK))
+
+    def _recheck_in(self, seconds: float) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         loop = asyncio.get_running_loop()
-        self._expiry = loop.call_later(
-            min(max(delay, 0.0) + 0.05, EXPIRY_RECHECK),
-            lambda: self.feed.hold(self.recheck()),
-        )
+        self._expiry = loop.call_later(seconds, lambda: self.feed.hold(self.recheck()))
 
     async def disconnect(self, code: int) -> None:
         for timer in getattr(self, "pending", {}).values():
@@ -324,8 +343,20 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
     async def _may(self, permission: str) -> bool:
         """Checked on every command against the database, not the login:
         a permission withdrawn (or a user deactivated) takes effect on open
-        consoles at once. Commands are rare; the query is cheap."""
-        return await database_sync_to_async(_user_may)(self.user_id, permission)
+        consoles at once. Commands are rare; the query is cheap. The
+        database away, the access this console last read answers: a
+        supervisor keeps working through an outage, and no one's access
+        can change meanwhile (each change is a write to that database)."""
+        try:
+            return await database_sync_to_async(_user_may)(self.user_id, permission)
+        except DatabaseError:
+            logger.warning(
+                "console of %s: database unavailable; %s judged by the access "
+                "read before",
+                self.username,
+                permission,
+            )
+            return self.access.may(permission)
 
     async def _command_timed_out(
         self, request_id: str, action: actions.Action, session_id: str

@@ -261,3 +261,15 @@ async def test_an_administrator_logs_a_user_out_everywhere_from_the_admin():
     await database_sync_to_async(end_it)()
     reason = await closed_with(console, ACCESS_ENDED)
     assert reason.startswith("Your login session ended.")
+
+
+def test_the_access_read_before_answers_while_the_database_is_away():
+    """What a console falls back on when the database cannot be asked."""
+    viewer = access.ConsoleAccess(None, [], False, None)
+    supervisor = access.ConsoleAccess(None, ["hold", "unhold"], True, None)
+    refused = access.ConsoleAccess(access.NO_VIEW, ["hold"], True, None)
+    hold = actions.ACTIONS["hold"].permission
+    assert supervisor.may(hold) and supervisor.may(actions.ACKNOWLEDGE_ALERTS)
+    assert not viewer.may(hold) and not viewer.may(actions.ACKNOWLEDGE_ALERTS)
+    assert not supervisor.may(actions.ACTIONS["transfer"].permission)
+    assert not refused.may(hold) and not refused.may(actions.ACKNOWLEDGE_ALERTS)

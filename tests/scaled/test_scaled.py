@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import redis
 import websockets
@@ -333,3 +334,103 @@ async def test_everyone_recovers_when_redis_restarts(deployment):
         await sim.post(f"/_sim/calls/{call}/phone", json={"action": "hangup"})
     for one in consoles:
         await one.close()
+
+
+# How long PostgreSQL stays down (the issue's "unavailable for 30 s").
+OUTAGE_SECONDS = 30.0
+
+
+def postgres(action: str) -> None:
+    """Stop the machine's PostgreSQL (`stop`), or start it again as
+    `make test` does (`start`: .ci/prerequisites)."""
+    if action == "start":
+        subprocess.run([str(ROOT / ".ci" / "prerequisites")], check=True, timeout=120)
+        return
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    stop = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "stop"]
+    subprocess.run([*stop, "-m", "fast"], check=True, timeout=60)
+    probe = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], timeout=30)
+    assert probe.returncode != 0, "PostgreSQL still answers"
+
+
+async def test_the_floor_works_through_a_database_outage_and_no_row_is_lost(
+    deployment,
+):
+    """PostgreSQL stopped for 30 s under two daphnes and the worker: open
+    consoles go on seeing calls and their supervisors' commands go through;
+    once it is back, every audit row, the call's history and its journal
+    are in the database, none lost or written twice."""
+    one, two = [await console(url) for url in deployment.urls]
+    async with httpx.AsyncClient(base_url=deployment.simulator, timeout=WAIT) as sim:
+        await asyncio.to_thread(postgres, "stop")
+        stopped = asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(OUTAGE_SECONDS + WAIT * 4):
+                call = await place_talking_call(sim)
+                for c in (one, two):
+                    await c.until(state_of(call, "talking"))
+                party = two.calls[call]["agent"]["id"]
+                for action, state in (("hold", "held"), ("unhold", "talking")):
+                    await two.send(
+                        {
+                            "type": "command",
+                            "requestId": f"outage-{action}",
+                            "action": action,
+                            "sessionId": call,
+                            "partyId": party,
+                        }
+                    )
+                    reply = await two.reply(type="command_result")
+                    assert reply["ok"] is True, reply["message"]
+                    for c in (one, two):
+                        await c.until(state_of(call, state))
+                await sim.post(f"/_sim/calls/{call}/phone", json={"action": "hangup"})
+                for c in (one, two):
+                    await c.until(lambda c: call not in c.calls)
+                # The outage lasts its length: a fault's duration, not a wait
+                # for an event (there is none to await while nothing changes).
+                left = OUTAGE_SECONDS - (asyncio.get_running_loop().time() - stopped)
+                await asyncio.sleep(max(left, 0.0))
+        finally:
+            await asyncio.to_thread(postgres, "start")
+    # The consoles were never cut off: the floor still moves on them.
+    async with httpx.AsyncClient(base_url=deployment.simulator, timeout=WAIT) as sim:
+        after = await place_talking_call(sim)
+        for c in (one, two):
+            await c.until(state_of(after, "talking"))
+        await sim.post(f"/_sim/calls/{after}/phone", json={"action": "hangup"})
+    for c in (one, two):
+        await c.close()
+
+    def stored() -> dict[str, Any]:
+        with psycopg.connect(deployment.database) as conn:
+            audit = conn.execute(
+                "SELECT action, outcome FROM telephony_commandaudit"
+                " WHERE telephony_session_id = %s ORDER BY id",
+                [call],
+            ).fetchall()
+            history = conn.execute(
+                "SELECT ended, hold_count FROM telephony_callrecord"
+                " WHERE telephony_session_id = %s",
+                [call],
+            ).fetchall()
+            kinds = conn.execute(
+                "SELECT kind FROM telephony_callevent"
+                " WHERE telephony_session_id = %s ORDER BY id",
+                [call],
+            ).fetchall()
+        return {"audit": audit, "history": history, "journal": kinds}
+
+    wanted = {
+        "audit": [("hold", "accepted"), ("unhold", "accepted")],
+        "history": [(True, 1)],
+    }
+    deadline = asyncio.get_running_loop().time() + WAIT * 3
+    while True:  # the worker writes its queues back every few seconds
+        found = await asyncio.to_thread(stored)
+        journal = [kind for (kind,) in found.pop("journal")]
+        if found == wanted and journal and journal[-1] == "ended":
+            break
+        assert asyncio.get_running_loop().time() < deadline, (found, journal)
+        await asyncio.sleep(0.5)  # nothing to await in another process: a poll
+    assert journal.count("ended") == 1, journal
