@@ -100,6 +100,7 @@ class Child:
     out: Out
     lines: list[str] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
+    started: float = field(default_factory=time.time)  # wall clock
 
     @classmethod
     def start(cls, name: str, args: list[str], env: dict[str, str], out: Out) -> Child:
@@ -122,12 +123,13 @@ class Child:
 
     def _drain(self) -> None:
         assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.out.write(f"{self.name:>10} | {line}")
-            self.out.flush()
-            with self.changed:
-                self.lines.append(line)
-                self.changed.notify_all()
+        with self.popen.stdout:  # closed at the end of the output
+            for line in self.popen.stdout:
+                self.out.write(f"{self.name:>10} | {line}")
+                self.out.flush()
+                with self.changed:
+                    self.lines.append(line)
+                    self.changed.notify_all()
         with self.changed:
             self.changed.notify_all()
 
@@ -171,7 +173,7 @@ class Cluster:
     """Start the parts in dependency order; stop them in reverse."""
 
     def __init__(self, layout: Layout, env: dict[str, str], out: Out) -> None:
-        self.layout, self.env, self.out = layout, env, out
+        self.layout, self.env, self.out = layout, dict(env), out
         self.children: list[Child] = []
 
     def manage(self, *args: str) -> list[str]:
@@ -184,8 +186,18 @@ class Cluster:
             self.stop()
             raise
 
+    @property
+    def workers(self) -> list[Child]:
+        """Every telephony worker started, in order (exited ones too)."""
+        return [c for c in self.children if c.name.startswith("worker-")]
+
+    def start_worker(self) -> Child:
+        """One more `telephony_worker` (it leads, or stands by)."""
+        name = f"worker-{len(self.workers) + 1}"
+        return self._spawn(name, self.manage("telephony_worker"), self.env)
+
     def _start(self) -> None:
-        layout, env = self.layout, dict(self.env)
+        layout, env = self.layout, self.env
         if not env.get("RINGCENTRAL_SERVER_URL"):
             sim = self._spawn(
                 "simulator",
@@ -202,11 +214,7 @@ class Cluster:
             )
             sim.wait_for("listening on")
             env["RINGCENTRAL_SERVER_URL"] = f"http://127.0.0.1:{layout.simulator_port}"
-        workers = [
-            self._spawn(f"worker-{n + 1}", self.manage("telephony_worker"), env)
-            for n in range(layout.workers)
-        ]
-        self._wait_for_leader(workers)
+        self._wait_for_leader([self.start_worker() for _ in range(layout.workers)])
         for n, port in enumerate(layout.daphne_ports):
             python_m = [sys.executable, "-m", *daphne_args(port)]
             self._spawn(f"daphne-{n + 1}", python_m, env)

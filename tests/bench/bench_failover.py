@@ -21,6 +21,7 @@ import socket
 import statistics
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -82,8 +83,8 @@ async def one_round(built: Cluster, consoles: list[Console]) -> dict[str, float]
     }
 
 
-async def test_failover_gap_leader_killed_to_consoles_live_again():
-    with cluster(redis_url=REDIS, password=PASSWORD) as built:
+async def test_failover_gap_leader_killed_to_consoles_live_again(tmp_path: Path):
+    with cluster(redis_url=REDIS, password=PASSWORD, directory=tmp_path) as built:
         cold_start = await asyncio.to_thread(built.cold_start)
         consoles = []
         for url in built.urls:

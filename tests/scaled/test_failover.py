@@ -16,10 +16,21 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
 from tests.support import WAIT
 from tests.support.console import Console
-from tests.support.failover import CONNECTED, LEADING, Cluster, cluster, logged_at
-from tests.support.served import Process, login_cookie
+from tests.support.failover import (
+    CONNECTED,
+    LEADING,
+    MANAGE,
+    Cluster,
+    cluster,
+    database,
+    kill,
+    logged_at,
+    subscriptions,
+)
+from tests.support.served import Process, free_port, login_cookie
 from tests.support.sim import phone, place_call
 from tests.support.worker import LIVE, ground_truth
 
@@ -31,8 +42,9 @@ TAKEOVER_BOUND = 5.0
 
 
 @pytest.fixture(scope="module")
-def deployment() -> Iterator[Cluster]:
-    with cluster(redis_url=REDIS, password=PASSWORD) as built:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("cluster")
+    with cluster(redis_url=REDIS, password=PASSWORD, directory=tmp) as built:
         yield built
 
 
@@ -136,3 +148,43 @@ async def follow_a_failover(
 
     rows = await asyncio.to_thread(deployment.audit_rows, held, "hold")
     assert len(rows) <= 1, rows  # sent once: executed at most once
+
+
+async def test_without_redis_a_postgres_advisory_lock_elects_and_fails_over():
+    """No REDIS_URL: the workers elect their leader by a PostgreSQL
+    advisory lock. One subscribes; kill -9 it and the other leads and
+    subscribes within the bound, and RingCentral sees one subscription."""
+    with database() as db:
+        simulator_port = free_port()
+        simulator = f"http://127.0.0.1:{simulator_port}"
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+            "DATABASE_URL": db,
+            "DJANGO_SECRET_KEY": "failover-test-only",
+            "RINGCENTRAL_SERVER_URL": simulator,
+            "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
+            "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
+            "RINGCENTRAL_JWT": LOCAL_JWT,
+        }
+        migrate = Process([*MANAGE, "migrate", "--noinput", "-v", "0"], env)
+        assert migrate.finish() == 0, "".join(migrate.lines)
+        sim_args = ["ringcentral_simulator", "--profile", "none"]
+        processes = [Process([*MANAGE, *sim_args, "--port", str(simulator_port)], env)]
+        try:
+            processes[0].wait_for("listening on")
+            leader = Process([*MANAGE, "telephony_worker"], env)
+            processes.append(leader)
+            assert "postgres" in leader.wait_for(r"leading: .* holds .*")[0]
+            leader.wait_for("stream connected")
+            standby = Process([*MANAGE, "telephony_worker"], env)
+            processes.append(standby)
+            standby.wait_for("standing by")
+            assert len(await asyncio.to_thread(subscriptions, simulator)) == 1
+
+            killed = await asyncio.to_thread(kill, leader)
+            subscribed = await asyncio.to_thread(logged_at, standby, CONNECTED, killed)
+            assert subscribed - killed < TAKEOVER_BOUND, subscribed - killed
+            assert len(await asyncio.to_thread(subscriptions, simulator)) == 1
+        finally:
+            for process in reversed(processes):
+                process.stop()

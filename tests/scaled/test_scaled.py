@@ -1,6 +1,7 @@
-"""The scaled deployment, with real parts in separate processes: the
-embedded RingCentral alone, ONE telephony worker, TWO daphne processes,
-Redis as the channel layer and PostgreSQL as the database. Consoles on
+"""The scaled deployment, with real parts in separate processes, started
+as `make cluster` starts them: the embedded RingCentral alone, ONE
+telephony worker, TWO daphne processes behind nginx, Redis as the channel
+layer and PostgreSQL as the database. Consoles on
 either daphne see the same live calls, and a command sent through one
 daphne reaches the worker in another process and comes back."""
 
@@ -37,10 +38,12 @@ PASSWORD = "scaled-test-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
-def deployment() -> Iterator[Cluster]:
-    """The scaled layout (tests/support/failover.py): PostgreSQL, the
-    embedded RingCentral, ONE worker and two daphnes over Redis."""
-    with cluster(redis_url=REDIS, password=PASSWORD, workers=1) as built:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The scaled layout of docs/deploy.md, started by `make cluster`'s
+    launcher (tests/support/failover.py): PostgreSQL, the embedded
+    RingCentral, ONE worker and two daphnes behind nginx, over Redis."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    with cluster(redis_url=REDIS, password=PASSWORD, workers=1, directory=tmp) as built:
         yield built
 
 

@@ -12,22 +12,19 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import redis
 
+from telephony.management import cluster as launch
 from telephony.simulator.defaults import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_JWT
 from tests.support import WAIT
-from tests.support.served import (
-    METRICS_TOKEN,
-    Process,
-    answers,
-    free_port,
-)
+from tests.support.served import METRICS_TOKEN, Process, free_port
 
 POSTGRES = os.environ.get(
     "SWITCHBOARD_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"
@@ -39,27 +36,30 @@ CONNECTED = re.compile(r"^(\S+ \S+) INFO \S+: stream connected")
 
 @dataclass
 class Cluster:
+    """The launcher's cluster (telephony.management.cluster, what `make
+    cluster` runs), as the tests see it: `url` is nginx's, `urls` each
+    daphne's (to attach consoles to a given one)."""
+
+    launcher: launch.Cluster
+    url: str
     urls: list[str]
     simulator: str
     database: str
     env: dict[str, str]
-    workers: list[Process] = field(default_factory=list)
-    others: list[Process] = field(default_factory=list)
-    # When each worker was started (wall clock), by index in `workers`.
-    started_at: list[float] = field(default_factory=list)
 
-    def start_worker(self) -> Process:
-        self.started_at.append(time.time())
-        worker = Process([*MANAGE, "telephony_worker"], self.env)
-        self.workers.append(worker)
-        return worker
+    @property
+    def workers(self) -> list[launch.Child]:
+        return self.launcher.workers
+
+    def start_worker(self) -> launch.Child:
+        return self.launcher.start_worker()
 
     def cold_start(self) -> float:
         """Seconds from starting the first worker to its subscription."""
-        started = self.started_at[0]
+        started = self.workers[0].started
         return logged_at(self.workers[0], CONNECTED, started) - started
 
-    def leader(self, *, timeout: float = WAIT) -> Process:
+    def leader(self, *, timeout: float = WAIT) -> launch.Child:
         """The one live worker that says it leads (the last to say so)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -73,18 +73,11 @@ class Cluster:
             assert time.monotonic() < deadline, f"{len(leading)} leaders"
             time.sleep(0.05)  # nothing to await across processes: a bounded poll
 
-    def kill(self, worker: Process) -> float:
-        """kill -9 a worker; return the wall-clock moment."""
-        killed = time.time()
-        os.kill(worker.popen.pid, signal.SIGKILL)
-        worker.popen.wait(timeout=WAIT)
-        return killed
+    def kill(self, worker: launch.Child) -> float:
+        return kill(worker)
 
     def subscriptions(self) -> list[dict[str, Any]]:
-        """The embedded RingCentral's open subscriptions."""
-        response = httpx.get(f"{self.simulator}/_sim/subscriptions", timeout=WAIT)
-        assert response.status_code == 200, response.text
-        return list(response.json()["subscriptions"])
+        return subscriptions(self.simulator)
 
     def audit_rows(self, session_id: str, action: str) -> list[tuple[str, ...]]:
         with psycopg.connect(self.database) as conn:
@@ -95,7 +88,22 @@ class Cluster:
             ).fetchall()
 
 
-def _last(worker: Process, yes: str, no: str) -> bool:
+def kill(worker: launch.Child | Process) -> float:
+    """kill -9 a worker; return the wall-clock moment."""
+    killed = time.time()
+    os.kill(worker.popen.pid, signal.SIGKILL)
+    worker.popen.wait(timeout=WAIT)
+    return killed
+
+
+def subscriptions(simulator: str) -> list[dict[str, Any]]:
+    """The embedded RingCentral's open subscriptions."""
+    response = httpx.get(f"{simulator}/_sim/subscriptions", timeout=WAIT)
+    assert response.status_code == 200, response.text
+    return list(response.json()["subscriptions"])
+
+
+def _last(worker: launch.Child, yes: str, no: str) -> bool:
     """Whether `yes` was said after the last `no` in a worker's output."""
     for line in reversed(list(worker.lines)):
         if no in line:
@@ -105,7 +113,9 @@ def _last(worker: Process, yes: str, no: str) -> bool:
     return False
 
 
-def logged_at(worker: Process, pattern: re.Pattern[str], after: float) -> float:
+def logged_at(
+    worker: launch.Child | Process, pattern: re.Pattern[str], after: float
+) -> float:
     """The wall-clock time of the first line matching `pattern` logged
     after `after` (bounded wait)."""
     deadline = time.monotonic() + WAIT * 2
@@ -132,22 +142,46 @@ def database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+class _Discard:
+    """Where the parts' output goes besides their `lines`: nowhere."""
+
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
 @contextlib.contextmanager
-def cluster(*, redis_url: str, password: str, workers: int = 2) -> Iterator[Cluster]:
-    """Migrated database with user `sup` (`password`), the simulator, the
-    workers (the first leads) and two daphnes."""
+def cluster(
+    *, redis_url: str, password: str, workers: int = 2, directory: Path
+) -> Iterator[Cluster]:
+    """docs/deploy.md's layout, started by `make cluster`'s launcher on
+    free ports: a migrated database with user `sup` (`password`), the
+    embedded RingCentral, the workers (the first leads), two daphnes and
+    nginx in front of them (its files under `directory`)."""
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
     with database() as db:
-        sim_port, ports = free_port(), [free_port(), free_port()]
+        layout = launch.Layout(
+            port=free_port(),
+            daphne_ports=(free_port(), free_port()),
+            workers=1,
+            simulator_port=free_port(),
+            profile="none",
+            directory=directory,
+            static_root=directory / "static",
+        )
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("RINGCENTRAL_")},
             "DATABASE_URL": db,
             "REDIS_URL": redis_url,
             "DJANGO_SECRET_KEY": "failover-test-only",
             "METRICS_TOKEN": METRICS_TOKEN,
-            "RINGCENTRAL_SERVER_URL": f"http://127.0.0.1:{sim_port}",
             "SWITCHBOARD_CONSOLES_PER_USER": "0",
+            # As `manage.py cluster` configures the dashboards behind nginx.
+            "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+            "SWITCHBOARD_CLIENT_ADDRESS_HEADER": "X-Real-IP",
             "RINGCENTRAL_CLIENT_ID": LOCAL_CLIENT_ID,
             "RINGCENTRAL_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
             "RINGCENTRAL_JWT": LOCAL_JWT,
@@ -161,31 +195,19 @@ def cluster(*, redis_url: str, password: str, workers: int = 2) -> Iterator[Clus
         )
         user = Process([*MANAGE, "shell", "-c", make_user], env)
         assert user.finish() == 0, "".join(user.lines)
-        sim_args = ["ringcentral_simulator", "--profile", "none", "--port"]
-        simulator = Process([*MANAGE, *sim_args, str(sim_port)], env)
+        launcher = launch.Cluster(layout, env, _Discard())
         built = Cluster(
-            urls=[f"http://127.0.0.1:{port}" for port in ports],
-            simulator=f"http://127.0.0.1:{sim_port}",
+            launcher=launcher,
+            url=layout.url,
+            urls=[f"http://127.0.0.1:{port}" for port in layout.daphne_ports],
+            simulator=f"http://127.0.0.1:{layout.simulator_port}",
             database=db,
-            env=env,
-            others=[simulator],
+            env=launcher.env,
         )
+        launcher.start()  # the first worker leads before the daphnes start
         try:
-            simulator.wait_for("listening on")
-            built.start_worker().wait_for("stream connected")
             for _ in range(workers - 1):
                 built.start_worker().wait_for("standing by")
-            for port in ports:
-                daphne = [sys.executable, "-m", "daphne", "-e"]
-                endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
-                process = Process(
-                    [*daphne, endpoint, "dashboard.asgi:application"], env
-                )
-                built.others.append(process)
-                assert answers(f"http://127.0.0.1:{port}/login/"), "".join(
-                    process.lines
-                )
             yield built
         finally:
-            for process in [*reversed(built.others), *built.workers]:
-                process.stop()  # a killed one: only its pipe is closed
+            launcher.stop()
