@@ -241,7 +241,8 @@ class Cluster:
                 except RuntimeError:
                     if worker.popen.poll() is not None:
                         raise RuntimeError(f"{worker.name} exited") from None
-        raise RuntimeError("no worker connected to RingCentral")
+        said = "".join(f"{w.name}: {line}" for w in workers for line in w.lines[-10:])
+        raise RuntimeError(f"no worker connected to RingCentral; they said:\n{said}")
 
     def _nginx_args(self) -> list[str]:
         layout = self.layout

@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,11 +31,15 @@ from tests.support.failover import (
     logged_at,
     subscriptions,
 )
-from tests.support.served import Process, free_port, login_cookie
+from tests.support.served import Process, answers, free_port, login_cookie
 from tests.support.sim import phone, place_call
 from tests.support.worker import LIVE, ground_truth
 
 REDIS = os.environ.get("SWITCHBOARD_TEST_REDIS_FAILOVER", "redis://127.0.0.1:6379/10")
+# A Redis database per cluster: the workers' lease is one key per database.
+SERVE_REDIS = os.environ.get(
+    "SWITCHBOARD_TEST_REDIS_SERVE", "redis://127.0.0.1:6379/14"
+)
 PASSWORD = "failover-test-" + uuid.uuid4().hex
 # Lease ttl 3 s + a standby's poll 1 s + the new worker's login and
 # subscription: issue 13's bound.
@@ -188,3 +193,50 @@ async def test_without_redis_a_postgres_advisory_lock_elects_and_fails_over():
         finally:
             for process in reversed(processes):
                 process.stop()
+
+
+async def test_make_run_over_redis_stands_by_then_leads_when_the_worker_dies(
+    tmp_path: Path,
+) -> None:
+    """`manage.py serve` (what `make run` starts) pointed at a cluster's
+    Redis and PostgreSQL: its embedded worker stands by while the cluster's
+    worker leads, its console shows that worker's floor, and when the
+    worker is killed it elects itself and its console goes on, live. A
+    cluster of its own: RingCentral allows 5 logins a minute, each
+    takeover takes 2, and the module's cluster has used its share."""
+    port = free_port()
+    with cluster(
+        redis_url=SERVE_REDIS, password=PASSWORD, workers=1, directory=tmp_path
+    ) as deployment:
+        serve = Process([*MANAGE, "serve", "--port", str(port)], deployment.env)
+        try:
+            await follow_serve_taking_over(deployment, serve, port)
+        finally:
+            serve.stop()
+
+
+async def follow_serve_taking_over(
+    deployment: Cluster, serve: Process, port: int
+) -> None:
+    serve.wait_for("standing by")
+    url = f"http://127.0.0.1:{port}"
+    assert await asyncio.to_thread(answers, f"{url}/login/")
+    one = await open_console(url)
+    holder = f"{socket.gethostname()}:{serve.popen.pid}"
+    assert one.worker["connected"] is True and one.worker["leader"] != holder
+    async with httpx.AsyncClient(base_url=deployment.simulator, timeout=WAIT) as sim:
+        before = await talking_call(sim)
+        await one.until(lambda c: before in c.calls)
+        killed = 0.0
+        for worker in deployment.workers:
+            if worker.popen.poll() is None:
+                killed = await asyncio.to_thread(deployment.kill, worker)
+        subscribed = await asyncio.to_thread(logged_at, serve, CONNECTED, killed)
+        assert subscribed - killed < TAKEOVER_BOUND, subscribed - killed
+        async with asyncio.timeout(WAIT):
+            await one.until(lambda c: c.worker.get("leader") == holder)
+        after = await talking_call(sim)
+        async with asyncio.timeout(WAIT):
+            await one.until(lambda c: before in c.calls and after in c.calls)
+    assert len(await asyncio.to_thread(deployment.subscriptions)) == 1
+    await one.close()
