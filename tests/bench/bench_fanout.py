@@ -42,11 +42,9 @@ import os
 import re
 import subprocess
 import time
-from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -55,22 +53,31 @@ import pytest
 
 from telephony.simulator.floor.profiles import PROFILES
 from tests.support.fanout import (
-    Connected,
+    FloorServer,
+    Measured,
     ask_all,
     connect_all,
     console_target,
     cpu_seconds,
-    delta_loss,
+    cpu_without_consoles,
+    figures,
     floor_check,
+    floor_server,
     host_cpu,
+    host_figures,
+    lost,
+    measure_floor,
     metric,
     processes,
+    ratio,
     serve_metrics,
+    settle,
+    shares,
     sim_sessions,
     wait_for_floor,
     wait_for_worker,
 )
-from tests.support.lean_clients import Target, client_main, floor_main, pipe_recv
+from tests.support.lean_clients import Target, client_main
 from tests.support.served import ServedApp, login_cookie, start_split_app
 
 pytestmark = pytest.mark.bench
@@ -78,7 +85,6 @@ pytestmark = pytest.mark.bench
 CLIENTS = tuple(
     int(n) for n in os.environ.get("BENCH_CLIENTS", "100,500,1000").split(",")
 )
-PROCESSES = 2  # client processes: one per core of the target machine
 WARMUP_S = 3.0
 WINDOW_S = 10.0
 DRAIN_S = 10.0  # after the window: frames not in by then are missing
@@ -142,23 +148,6 @@ def dump_series(name: str, record: list[tuple[float, bytes]]) -> None:
 # --- one measurement ---------------------------------------------------------
 
 
-@dataclass
-class Measured:
-    clients: int
-    connected: Connected
-    seconds: float
-    server_cpu_s: float
-    server_main_cpu_s: float | None
-    final_n: int
-    results: list[dict[str, Any]]
-    floors: list[dict[str, Any]]
-    extra: dict[str, Any]
-
-
-def shares(clients: int) -> list[int]:
-    return [clients // PROCESSES + (i < clients % PROCESSES) for i in range(PROCESSES)]
-
-
 async def measure_switchboard(bench: Bench, clients: int) -> Measured:
     pid = bench.app.process.pid
     args = [(bench.console, share, i == 0) for i, share in enumerate(shares(clients))]
@@ -214,128 +203,6 @@ async def measure_switchboard(bench: Bench, clients: int) -> Measured:
     )
 
 
-async def measure_floor(
-    bench: Bench, clients: int, record: list[tuple[float, bytes]]
-) -> Measured:
-    pid = bench.floor_pid
-    dump = bool(os.environ.get("BENCH_DUMP"))
-    args = [
-        (bench.bare, share, dump and i == 0) for i, share in enumerate(shares(clients))
-    ]
-    with processes(client_main, args) as children:
-        links = [link for link, _ in children]
-        connected = await connect_all(links, pid)
-        bench.floor.send(("run", record, WARMUP_S, WINDOW_S))
-        _, _start = await pipe_recv(bench.floor, 120)
-        host0, serve0 = host_cpu(), cpu_seconds(bench.app.process.pid)
-        for link in links:
-            link.send(("mark",))
-        _, _end, sent, final_n, cpu = await pipe_recv(bench.floor, 120)
-        host = [b - a for a, b in zip(host0, host_cpu(), strict=True)]
-        serve = cpu_seconds(bench.app.process.pid) - serve0
-        await ask_all(links, ("finish",), 60)
-        results = await ask_all(links, ("drain", final_n, DRAIN_S), DRAIN_S + 60)
-    return Measured(
-        clients,
-        connected,
-        WINDOW_S,
-        cpu,
-        None,
-        final_n,
-        results,
-        [],
-        {
-            "frames_sent": sent,
-            "serve_cpu_pct_meanwhile": round(100 * serve / WINDOW_S, 1),
-            **host_figures(host),
-        },
-    )
-
-
-# --- figures -----------------------------------------------------------------
-
-
-def host_figures(host: list[float]) -> dict[str, float]:
-    """The machine's CPU over the window, % of all its cores (anything else
-    running on it counts): near 100 % the run measured contention, not the
-    server."""
-    busy, steal, total = host
-    return {
-        "host_cpu_busy_pct": round(100 * busy / max(total, 1), 1),
-        "host_cpu_steal_pct": round(100 * steal / max(total, 1), 1),
-    }
-
-
-def distribution(raw: list[bytes]) -> dict[str, Any]:
-    values = array("f")
-    for chunk in raw:
-        values.frombytes(chunk)
-    ordered = sorted(values)
-    if not ordered:
-        return {"samples": 0}
-
-    def q(x: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(len(ordered) * x))], 1)
-
-    return {"samples": len(ordered), "p50": q(0.5), "p99": q(0.99), "max": q(1.0)}
-
-
-def figures(m: Measured) -> dict[str, Any]:
-    rs = m.results
-    deltas = sum(r["deltas"] for r in rs)
-    client_cpu = [100 * r["cpu_s"] / max(r["wall_s"], 1e-9) for r in rs]
-    c = m.connected
-    out: dict[str, Any] = {
-        "connected": c.consoles,
-        "connect_s": round(c.seconds, 2),
-        "connect_errors": c.errors,
-        "deltas_per_console_per_s": round(deltas / max(c.consoles, 1) / m.seconds, 2),
-        "delta_bytes_mean": sum(r["delta_bytes"] for r in rs) // max(deltas, 1),
-        "event_to_console_ms": distribution([r["event_ms"] for r in rs]),
-        "frame_to_console_ms": distribution([r["frame_ms"] for r in rs]),
-        "loss": delta_loss(rs),
-        "server_cpu_pct": round(100 * m.server_cpu_s / m.seconds, 1),
-        # The second half's consoles: what one more console costs.
-        "rss_kb_per_console": round(
-            (c.rss_kb - c.rss_half_kb) / max(c.consoles - c.half, 1), 1
-        ),
-        # Everything since before the first console, fixed costs included.
-        "rss_kb_per_console_overall": round(
-            (c.rss_kb - c.rss_before_kb) / max(c.consoles, 1), 1
-        ),
-        "rss_mb": round(c.rss_kb / 1024, 1),
-        "client_cpu_pct_total": round(sum(client_cpu), 1),
-        "client_cpu_pct_max_process": round(max(client_cpu), 1),
-    }
-    if m.server_main_cpu_s is not None:
-        out["server_daphne_thread_cpu_pct"] = round(
-            100 * m.server_main_cpu_s / m.seconds, 1
-        )
-    out.update(m.extra)
-    return out
-
-
-def ratio(ours: float | None, base: float | None) -> float | None:
-    if ours is None or base is None:
-        return None
-    return round(ours / max(base, 0.01), 1)
-
-
-def lost(f: dict[str, Any]) -> int:
-    loss = f["loss"]
-    check = f.get("final_floor", {})
-    return (
-        loss["gaps"]
-        + loss["missing_after_drain"]
-        + loss["resynced"]
-        + loss["closed"]
-        + loss["frames_differing"]
-        + check.get("missing", 0)
-        + check.get("extra", 0)
-        + check.get("wrong", 0)
-    )
-
-
 # --- the run -----------------------------------------------------------------
 
 
@@ -345,22 +212,30 @@ class Bench:
     http: httpx.AsyncClient  # serve
     sim: httpx.AsyncClient  # the embedded RingCentral's control API
     console: Target
-    floor: Connection  # the floor server's pipe
-    floor_pid: int
-    bare: Target
+    floor: FloorServer
     worker_since: float  # calls that began earlier are not compared
     older: set[str]  # and neither are these: live when the worker subscribed
     idle_cpu: float  # serve's CPU % without consoles
 
 
 async def one_n(bench: Bench, n: int) -> dict[str, Any]:
-    await settle(bench.app.process.pid, bench.idle_cpu)
+    serve = [bench.app.process.pid]
+    await settle(serve, bench.idle_cpu)
     ours = await measure_switchboard(bench, n)
     record = next((r["record"] for r in ours.results if r["record"]), [])
     dump_series(f"switchboard-{n}", record)
     assert record, "no delta frame was recorded"
-    await settle(bench.app.process.pid, bench.idle_cpu)
-    base = await measure_floor(bench, n, record)
+    await settle(serve, bench.idle_cpu)
+    base = await measure_floor(
+        bench.floor,
+        n,
+        record,
+        warmup=WARMUP_S,
+        window=WINDOW_S,
+        drain=DRAIN_S,
+        meanwhile={"serve": serve},
+        record_first=bool(os.environ.get("BENCH_DUMP")),
+    )
     dump_series(
         f"floor-{n}", next((r["record"] for r in base.results if r["record"]), [])
     )
@@ -389,66 +264,43 @@ async def one_n(bench: Bench, n: int) -> dict[str, Any]:
     }
 
 
-async def settle(pid: int, idle_pct: float, within: float = 30.0) -> None:
-    """Until serve's CPU is back near what it is without consoles (the
-    last phase's consoles leaving cost it a few seconds), bounded."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        cpu = cpu_seconds(pid)
-        await asyncio.sleep(1.0)
-        if 100 * (cpu_seconds(pid) - cpu) <= idle_pct + 15:
-            return
-
-
-async def cpu_without_consoles(pid: int, seconds: float = 5.0) -> float:
-    """serve's CPU with no console: the worker following the floor."""
-    cpu, began = cpu_seconds(pid), time.monotonic()
-    await asyncio.sleep(seconds)
-    return round(100 * (cpu_seconds(pid) - cpu) / (time.monotonic() - began), 1)
-
-
 async def test_console_fanout(tmp_path: Path) -> None:
     profile, speed = floor_profile()
     app = start_split_app(tmp_path, profile=profile, speed=speed)
     try:
         cookie = login_cookie(app.url, app.username, app.password)
-        with processes(floor_main, [()]) as ((floor, floor_child),):
-            port = await pipe_recv(floor, 60)
-            async with (
-                httpx.AsyncClient(base_url=app.url, timeout=30) as http,
-                httpx.AsyncClient(base_url=app.simulator_url, timeout=60) as sim,
-            ):
-                worker_since = await wait_for_worker(http)
-                older = set(await sim_sessions(sim))  # live as the worker began
-                await wait_for_floor(http, MIN_CALLS)
-                idle_cpu = await cpu_without_consoles(app.process.pid)
-                bench = Bench(
-                    app,
-                    http,
-                    sim,
-                    console_target(app, cookie),
-                    floor,
-                    floor_child.pid,
-                    Target("127.0.0.1", port, "/", (), snapshot_first=False),
-                    worker_since,
-                    older,
-                    idle_cpu,
-                )
-                for n in CLIENTS:
-                    line = {
-                        "bench": "console_fanout",
-                        "clients": n,
-                        "profile": profile,
-                        "speed": speed,
-                        "window_s": WINDOW_S,
-                        "serve_cpu_pct_without_consoles": idle_cpu,
-                        **await one_n(bench, n),
-                    }
-                    print(json.dumps(line), flush=True)
-                    # Sanity, not a target: both paths delivered something.
-                    assert line["switchboard"]["event_to_console_ms"]["samples"]
-                    assert line["floor_bare_websockets"]["frame_to_console_ms"][
-                        "samples"
-                    ]
+        async with (
+            floor_server() as floor,
+            httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+            httpx.AsyncClient(base_url=app.simulator_url, timeout=60) as sim,
+        ):
+            worker_since = await wait_for_worker(http)
+            older = set(await sim_sessions(sim))  # live as the worker began
+            await wait_for_floor(http, MIN_CALLS)
+            idle_cpu = await cpu_without_consoles([app.process.pid])
+            bench = Bench(
+                app,
+                http,
+                sim,
+                console_target(app, cookie),
+                floor,
+                worker_since,
+                older,
+                idle_cpu,
+            )
+            for n in CLIENTS:
+                line = {
+                    "bench": "console_fanout",
+                    "clients": n,
+                    "profile": profile,
+                    "speed": speed,
+                    "window_s": WINDOW_S,
+                    "serve_cpu_pct_without_consoles": idle_cpu,
+                    **await one_n(bench, n),
+                }
+                print(json.dumps(line), flush=True)
+                # Sanity, not a target: both paths delivered something.
+                assert line["switchboard"]["event_to_console_ms"]["samples"]
+                assert line["floor_bare_websockets"]["frame_to_console_ms"]["samples"]
     finally:
         app.stop()

@@ -6,9 +6,11 @@
 - `browser`: Debian's Chromium through Playwright, logged in to it;
 - `lean_clients`: the fan-out benchmark's lean consoles (child processes)
   and its bare `websockets` floor server;
-- `fanout`: running those consoles against a served app (child processes,
-  memory and CPU from /proc, /metrics) and checking their floors against
-  the embedded RingCentral's truth: the fan-out benchmark and the soak;
+- `fanout`: running those consoles against a served app or the scaled
+  deployment (child processes, memory and CPU from /proc, /metrics),
+  checking their floors against the embedded RingCentral's truth, and the
+  same-run floor and figures the benchmarks print: the fan-out and
+  cluster benchmarks and the soak;
 - `sim`: scripting the embedded RingCentral's floor through its control API;
 - `worker`: a TelephonyWorker against the embedded RingCentral;
 - `paths`: the reference data in tests/fixtures.

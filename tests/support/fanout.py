@@ -1,10 +1,14 @@
 """Lean consoles against a served app, for the benchmarks and the soak:
 their child processes, the server's CPU and memory from /proc, its
 /metrics, and the final check of the consoles' floors against the
-embedded RingCentral's truth (`GET /_sim/state`, with the floor paused).
+embedded RingCentral's truth (`GET /_sim/state`, with the floor paused);
+for the benchmarks also the same-run floor (the bare `websockets` server
+replaying the frames the feed sent to as many lean clients) and the
+figures of a measurement, printed beside the floor's.
 
 The consoles themselves are `lean_clients.client_main`; the app is
-`served.start_split_app` (serve and the simulator in processes of their own).
+`served.start_split_app` (serve and the simulator in processes of their own)
+or the scaled deployment (bench_cluster).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from array import array
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -25,10 +30,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.lean_clients import Target, pipe_recv
+from tests.support.lean_clients import Target, client_main, floor_main, pipe_recv
 from tests.support.served import METRICS_HEADERS, ServedApp
 
 CATCH_UP_S = 30.0  # the final comparison waits this long at most
+CLIENT_PROCESSES = 2  # lean client processes: one per core of the target machine
 
 
 # --- processes, CPU and memory -----------------------------------------------
@@ -87,6 +93,34 @@ def host_cpu() -> tuple[float, float, float]:
     return sum(fields) - idle, fields[7], sum(fields)
 
 
+def cpu_of(pids: Sequence[int]) -> float:
+    """utime + stime of several processes, summed; one that has gone
+    counts nothing (a run that loses a process says so elsewhere)."""
+    total = 0.0
+    for pid in pids:
+        with suppress(FileNotFoundError, ProcessLookupError):
+            total += cpu_seconds(pid)
+    return total
+
+
+async def settle(pids: Sequence[int], idle_pct: float, within: float = 30.0) -> None:
+    """Until the server's CPU is back near what it is without consoles (the
+    last phase's consoles leaving cost it a few seconds), bounded."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        cpu = cpu_of(pids)
+        await asyncio.sleep(1.0)
+        if 100 * (cpu_of(pids) - cpu) <= idle_pct + 15:
+            return
+
+
+async def cpu_without_consoles(pids: Sequence[int], seconds: float = 5.0) -> float:
+    """The server's CPU with no console: the worker following the floor."""
+    cpu, began = cpu_of(pids), time.monotonic()
+    await asyncio.sleep(seconds)
+    return round(100 * (cpu_of(pids) - cpu) / (time.monotonic() - began), 1)
+
+
 # --- serve's /metrics ----------------------------------------------------------
 
 
@@ -124,15 +158,18 @@ async def wait_for_floor(
 # --- the consoles --------------------------------------------------------------
 
 
-def console_target(app: ServedApp, cookie: str) -> Target:
-    """Every console reuses one login's cookie, as tabs of one browser do."""
-    address = urlsplit(app.url)
+def console_target(app: ServedApp | str, cookie: str) -> Target:
+    """Every console reuses one login's cookie, as tabs of one browser do.
+    `app`: a served app, or the site's URL (nginx's, in front of several
+    dashboard processes)."""
+    url = app if isinstance(app, str) else app.url
+    address = urlsplit(url)
     assert address.hostname and address.port
     return Target(
         address.hostname,
         address.port,
         "/ws/console/",
-        (("Origin", app.url), ("Cookie", cookie)),
+        (("Origin", url), ("Cookie", cookie)),
         snapshot_first=True,
     )
 
@@ -148,13 +185,18 @@ class Connected:
     rss_kb: int
 
 
-async def connect_all(links: list[Connection], pid: int) -> Connected:
+async def connect_all(links: list[Connection], *pids: int) -> Connected:
     """Wait for the clients to connect, in two halves; the server's RSS
-    before, between and after (each after a short settle)."""
-    before = rss_kb(pid)
+    before, between and after (each after a short settle). Several pids:
+    their RSS summed (the dashboard processes behind nginx)."""
+
+    def rss() -> int:
+        return sum(rss_kb(pid) for pid in pids)
+
+    before = rss()
     halves = await asyncio.gather(*(pipe_recv(link, 300) for link in links))
     await asyncio.sleep(0.5)
-    rss_half = rss_kb(pid)
+    rss_half = rss()
     for link in links:
         link.send(("more",))
     ready = await asyncio.gather(*(pipe_recv(link, 300) for link in links))
@@ -169,7 +211,7 @@ async def connect_all(links: list[Connection], pid: int) -> Connected:
         before,
         rss_half,
         sum(h[1] for h in halves),
-        rss_kb(pid),
+        rss(),
     )
 
 
@@ -315,3 +357,183 @@ def compare_floors(
         "wrong": wrong,
         "console_gaps": sum(f["errors"] for f in floors),
     }
+
+
+# --- a measurement and its figures ----------------------------------------------
+
+
+@dataclass
+class Measured:
+    clients: int
+    connected: Connected
+    seconds: float
+    server_cpu_s: float
+    server_main_cpu_s: float | None
+    final_n: int
+    results: list[dict[str, Any]]
+    floors: list[dict[str, Any]]
+    extra: dict[str, Any]
+
+
+def shares(clients: int, processes: int = CLIENT_PROCESSES) -> list[int]:
+    """`clients` consoles spread over the client processes."""
+    return [clients // processes + (i < clients % processes) for i in range(processes)]
+
+
+def host_figures(host: list[float]) -> dict[str, float]:
+    """The machine's CPU over the window, % of all its cores (anything else
+    running on it counts): near 100 % the run measured contention, not the
+    server."""
+    busy, steal, total = host
+    return {
+        "host_cpu_busy_pct": round(100 * busy / max(total, 1), 1),
+        "host_cpu_steal_pct": round(100 * steal / max(total, 1), 1),
+    }
+
+
+def distribution(raw: list[bytes]) -> dict[str, Any]:
+    values = array("f")
+    for chunk in raw:
+        values.frombytes(chunk)
+    ordered = sorted(values)
+    if not ordered:
+        return {"samples": 0}
+
+    def q(x: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(len(ordered) * x))], 1)
+
+    return {"samples": len(ordered), "p50": q(0.5), "p99": q(0.99), "max": q(1.0)}
+
+
+def figures(m: Measured) -> dict[str, Any]:
+    rs = m.results
+    deltas = sum(r["deltas"] for r in rs)
+    client_cpu = [100 * r["cpu_s"] / max(r["wall_s"], 1e-9) for r in rs]
+    c = m.connected
+    out: dict[str, Any] = {
+        "connected": c.consoles,
+        "connect_s": round(c.seconds, 2),
+        "connect_errors": c.errors,
+        "deltas_per_console_per_s": round(deltas / max(c.consoles, 1) / m.seconds, 2),
+        "delta_bytes_mean": sum(r["delta_bytes"] for r in rs) // max(deltas, 1),
+        "event_to_console_ms": distribution([r["event_ms"] for r in rs]),
+        "frame_to_console_ms": distribution([r["frame_ms"] for r in rs]),
+        "loss": delta_loss(rs),
+        "server_cpu_pct": round(100 * m.server_cpu_s / m.seconds, 1),
+        # The second half's consoles: what one more console costs.
+        "rss_kb_per_console": round(
+            (c.rss_kb - c.rss_half_kb) / max(c.consoles - c.half, 1), 1
+        ),
+        # Everything since before the first console, fixed costs included.
+        "rss_kb_per_console_overall": round(
+            (c.rss_kb - c.rss_before_kb) / max(c.consoles, 1), 1
+        ),
+        "rss_mb": round(c.rss_kb / 1024, 1),
+        "client_cpu_pct_total": round(sum(client_cpu), 1),
+        "client_cpu_pct_max_process": round(max(client_cpu), 1),
+    }
+    if m.server_main_cpu_s is not None:
+        out["server_daphne_thread_cpu_pct"] = round(
+            100 * m.server_main_cpu_s / m.seconds, 1
+        )
+    out.update(m.extra)
+    return out
+
+
+def ratio(ours: float | None, base: float | None) -> float | None:
+    if ours is None or base is None:
+        return None
+    return round(ours / max(base, 0.01), 1)
+
+
+def lost(f: dict[str, Any]) -> int:
+    loss = f["loss"]
+    check = f.get("final_floor", {})
+    return (
+        loss["gaps"]
+        + loss["missing_after_drain"]
+        + loss["resynced"]
+        + loss["closed"]
+        + loss["frames_differing"]
+        + check.get("missing", 0)
+        + check.get("extra", 0)
+        + check.get("wrong", 0)
+    )
+
+
+# --- the floor: a bare websockets broadcast of the feed's frames -----------------
+
+
+@dataclass
+class FloorServer:
+    """lean_clients.floor_main in a process of its own: its pipe, its pid,
+    and where its (lean) clients connect."""
+
+    link: Connection
+    pid: int
+    target: Target
+
+
+@asynccontextmanager
+async def floor_server() -> AsyncIterator[FloorServer]:
+    with processes(floor_main, [()]) as ((link, child),):
+        port = await pipe_recv(link, 60)
+        target = Target("127.0.0.1", port, "/", (), snapshot_first=False)
+        yield FloorServer(link, child.pid, target)
+
+
+async def measure_floor(
+    floor: FloorServer,
+    clients: int,
+    record: list[tuple[float, bytes]],
+    *,
+    warmup: float,
+    window: float,
+    drain: float,
+    meanwhile: dict[str, Sequence[int]],
+    record_first: bool = False,
+) -> Measured:
+    """The floor broadcasting `record` (the frames one console received,
+    at the times it received them) to `clients` lean clients for `window`
+    seconds after `warmup`; the figures of the floor server's process.
+    `meanwhile`: processes whose CPU over the window is reported beside
+    (`<name>_cpu_pct_meanwhile`: the app, still following its floor).
+    `record_first`: the first client process records its frames too."""
+    args = [
+        (floor.target, share, record_first and i == 0)
+        for i, share in enumerate(shares(clients))
+    ]
+    with processes(client_main, args) as children:
+        links = [link for link, _ in children]
+        connected = await connect_all(links, floor.pid)
+        floor.link.send(("run", record, warmup, window))
+        _, _start = await pipe_recv(floor.link, warmup + 120)
+        host0 = host_cpu()
+        others0 = {name: cpu_of(pids) for name, pids in meanwhile.items()}
+        for link in links:
+            link.send(("mark",))
+        _, _end, sent, final_n, cpu = await pipe_recv(floor.link, window + 120)
+        host = [b - a for a, b in zip(host0, host_cpu(), strict=True)]
+        others = {
+            name: cpu_of(pids) - others0[name] for name, pids in meanwhile.items()
+        }
+        await ask_all(links, ("finish",), 60)
+        results = await ask_all(links, ("drain", final_n, drain), drain + 60)
+    return Measured(
+        clients,
+        connected,
+        window,
+        cpu,
+        None,
+        final_n,
+        results,
+        [],
+        {
+            "frames_sent": sent,
+            **{
+                f"{name}_cpu_pct_meanwhile": round(100 * used / window, 1)
+                for name, used in others.items()
+            },
+            **host_figures(host),
+        },
+    )

@@ -9,11 +9,14 @@ What a lean console checks, per frame of /ws/console/ (dashboard/protocol.py):
 - snapshot parts: counted; the last one gives the console its `n`.
 - delta `n`: must be the last one + 1 (else a gap: frames lost, the page
   would resync); its CRC-32 must equal every other console's for the same
-  `n` (all consoles get the same bytes); latency event -> console for each
-  call in it (receive time - the call's `updated`, the simulator's event
-  time, same host clock: this includes the coalescing window) and frame
-  -> console (receive time - the frame's `time`, when the feed built it;
-  the floor server stamps its send time there).
+  `epoch` and `n` (all consoles of one dashboard process get the same
+  bytes; each process numbers its own frames and `epoch` names it, so
+  consoles that nginx spread over several processes are compared per
+  process); latency event -> console for each call in it (receive time -
+  the call's `updated`, the simulator's event time, same host clock: this
+  includes the coalescing window) and frame -> console (receive time -
+  the frame's `time`, when the feed built it; the floor server stamps its
+  send time there).
 - a few `verifying` consoles per process also apply every frame to a copy
   of the floor, as the page does, for the final comparison with RingCentral's
   state (GET /_sim/state).
@@ -78,16 +81,23 @@ class Tally:
     measuring: bool = False
     event_ms: array[float] = field(default_factory=lambda: array("f"))
     frame_ms: array[float] = field(default_factory=lambda: array("f"))
-    crcs: dict[int, int] = field(default_factory=dict)  # delta n -> CRC-32
+    # (epoch, delta n) -> CRC-32: each dashboard process numbers its own.
+    crcs: dict[tuple[str, int], int] = field(default_factory=dict)
     crc_mismatches: int = 0
     deltas: int = 0  # delta frames received while measuring
     delta_bytes: int = 0
-    record: list[tuple[float, bytes]] | None = None  # (receive time, frame)
+    # (receive time, frame): each frame once, as its first console got it.
+    record: list[tuple[float, bytes]] | None = None
 
-    def delta(self, payload: bytearray, n: int, built_ms: int, now: float) -> None:
+    def delta(
+        self, payload: bytearray, epoch: str, n: int, built_ms: int, now: float
+    ) -> None:
         crc = zlib.crc32(payload)
-        known = self.crcs.setdefault(n, crc)
-        if known != crc:
+        known = self.crcs.get((epoch, n))
+        first = known is None
+        if first:
+            self.crcs[epoch, n] = crc
+        elif known != crc:
             self.crc_mismatches += 1
         if not self.measuring:
             return
@@ -97,7 +107,9 @@ class Tally:
         parse = self.parse
         for raw in UPDATED.findall(payload):
             self.event_ms.append((now - parse(raw)) * 1000)
-        if self.record is not None:
+        if self.record is not None and first:
+            # Not a copy per console: 500 consoles' frames over a minute
+            # would be a gigabyte, copied while measuring.
             self.record.append((now, bytes(payload)))
 
 
@@ -154,6 +166,7 @@ class LeanConsole(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.n = -1  # the last frame applied (-1: no snapshot yet)
         self.first_n = -1  # the n the console started from
+        self.epoch = ""  # the dashboard process it landed on (its frames' epoch)
         self.snapshots = 0  # complete snapshots (more than 1: resynced)
         self.gaps = 0  # frames missing between deltas
         self.stale = 0  # deltas already covered (n <= last)
@@ -238,6 +251,7 @@ class LeanConsole(asyncio.Protocol):
         if head[1] == b"delta":
             if self.n < 0 and not self.tally.snapshot_first:
                 self.n = self.first_n = n - 1  # the floor server: no snapshot
+                self.epoch = head[2].decode()
             if self.n < 0:
                 return  # before the snapshot: superseded by it
             if n <= self.n:
@@ -245,7 +259,7 @@ class LeanConsole(asyncio.Protocol):
                 return
             self.gaps += n - self.n - 1
             self.n = n
-            self.tally.delta(payload, n, int(head[4]), now)
+            self.tally.delta(payload, self.epoch, n, int(head[4]), now)
             if self.changed is not None:
                 self.changed.set()
         elif head[1] == b"snapshot":
@@ -253,6 +267,7 @@ class LeanConsole(asyncio.Protocol):
             if parts is not None and parts[1] == parts[2]:
                 self.snapshots += 1
                 self.n = n
+                self.epoch = head[2].decode()
                 if self.first_n < 0:
                     self.first_n = n
                 if not self.ready.done():
@@ -354,7 +369,9 @@ async def client_session(
 ) -> None:
     """Connect `count` consoles, then answer the parent's commands:
     mark (the window starts), finish (it ended: report the max n seen),
-    drain n (wait until every console has n, bounded; report the figures),
+    ends (the max n seen per epoch: consoles on several dashboard
+    processes), drain n (wait until every console has n, bounded; report
+    the figures; n an int, or per epoch as `ends` gives it),
     floor (the verifying consoles' floors), status (how the consoles are
     doing so far: a long run asks now and then, and so never leaves the
     pipe quiet for BUDGET_S), close."""
@@ -387,6 +404,8 @@ async def client_session(
                 tally.measuring = False
                 cpu, wall = time.process_time() - cpu, time.monotonic() - wall
                 link.send(max((c.n for c in consoles), default=-1))
+            elif command[0] == "ends":
+                link.send(ends(consoles))
             elif command[0] == "drain":
                 await drain(consoles, command[1], command[2])
                 link.send(figures(tally, consoles, cpu, wall, command[1]))
@@ -424,17 +443,33 @@ async def caught_up(floors: list[Floor], since: str, within: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def drain(consoles: list[LeanConsole], n: int, within: float) -> None:
-    """Wait (bounded) until every open console has frame `n`."""
+def ends(consoles: list[LeanConsole]) -> dict[str, int]:
+    """The last n seen, per epoch (each dashboard process numbers its own)."""
+    last: dict[str, int] = {}
+    for c in consoles:
+        last[c.epoch] = max(last.get(c.epoch, -1), c.n)
+    return last
+
+
+FinalN = int | dict[str, int]  # one n for every console, or one per epoch
+
+
+def goal(final: FinalN, console: LeanConsole) -> int:
+    return final if isinstance(final, int) else final.get(console.epoch, -1)
+
+
+async def drain(consoles: list[LeanConsole], final: FinalN, within: float) -> None:
+    """Wait (bounded) until every open console has frame `final` (its
+    epoch's, given per epoch)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if all(c.n >= n or c.closed for c in consoles):
+        if all(c.n >= goal(final, c) or c.closed for c in consoles):
             return
         await asyncio.sleep(0.05)
 
 
 def figures(
-    tally: Tally, consoles: list[LeanConsole], cpu: float, wall: float, final_n: int
+    tally: Tally, consoles: list[LeanConsole], cpu: float, wall: float, final: FinalN
 ) -> dict[str, Any]:
     return {
         "connected": len(consoles),
@@ -443,7 +478,7 @@ def figures(
         "gaps": sum(c.gaps for c in consoles),
         "stale": sum(c.stale for c in consoles),
         # Frames not received by the end of the drain.
-        "missing": sum(max(0, final_n - c.n) for c in consoles if not c.closed),
+        "missing": sum(max(0, goal(final, c) - c.n) for c in consoles if not c.closed),
         "deltas": tally.deltas,
         "delta_bytes": tally.delta_bytes,
         "crcs": tally.crcs,
@@ -457,13 +492,18 @@ def figures(
 
 
 def _one_console(record: list[tuple[float, bytes]] | None) -> list[tuple[float, bytes]]:
-    """The recording of ONE console (every console got the same frames)."""
+    """The recording of ONE console (every console of a dashboard process
+    got the same frames): the first frame's epoch only."""
     if not record:
         return []
+    first = HEAD.match(record[0][1])
+    epoch = first[2] if first else None
     seen: set[bytes] = set()
     out = []
     for at, payload in record:
         n = HEAD.match(payload)
+        if n is not None and n[2] != epoch:
+            continue  # another dashboard process's numbering
         key = n[3] if n else payload
         if key not in seen:
             seen.add(key)
