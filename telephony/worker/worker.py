@@ -19,7 +19,7 @@ import math
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -200,6 +200,10 @@ class TelephonyWorker:
         self._touched: dict[str, float] = {}  # session -> last change (monotonic)
         self._ended_at: OrderedDict[str, float] = OrderedDict()
         self._sequences = SequenceWatch()
+        # Held while a numbered message (a change, or a beat naming the
+        # latest number) is sent: over Redis two sends in flight at once can
+        # arrive swapped, and a feed takes a swap for a gap and reloads.
+        self._sending = asyncio.Lock()
         self._resync_task: asyncio.Task[None] | None = None
         self._gap_checks: set[asyncio.Task[None]] = set()
         self._directory_task: asyncio.Task[None] | None = None
@@ -303,37 +307,46 @@ class TelephonyWorker:
         else:
             self._touched[session_id] = time.monotonic()
             self._views[session_id] = change.call
-        try:
-            await broadcast.publish_call_changed(
+        await self._send_numbered(
+            "change",
+            lambda seq: broadcast.publish_call_changed(
                 self.layer,
                 kind=change.kind,
                 epoch=self.epoch,
-                seq=self._next_seq(),
+                seq=seq,
                 call=change.call,
-            )
-        except Exception:  # e.g. Redis down: the feeds see the seq gap later
-            logger.exception("could not publish change %s", self.seq)
+            ),
+        )
         self.commands.confirm(change)
 
     async def publish_agent(self, agent: AgentView | None) -> None:
         """Broadcast an agent's new presence (None: nothing changed)."""
         if agent is None:
             return
-        try:
-            await broadcast.publish_agent_changed(
-                self.layer, epoch=self.epoch, seq=self._next_seq(), agent=agent
-            )
-        except Exception:  # the feeds see the seq gap later
-            logger.exception("could not publish agent change %s", self.seq)
+        await self._send_numbered(
+            "agent change",
+            lambda seq: broadcast.publish_agent_changed(
+                self.layer, epoch=self.epoch, seq=seq, agent=agent
+            ),
+        )
 
     async def _load_presence(self, records: list[dict[str, Any]]) -> None:
         now = datetime.now(UTC)
         for record in records:
             await self.publish_agent(self.agents.load_record(record, now=now))
 
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+    async def _send_numbered(
+        self, what: str, send: Callable[[int], Awaitable[None]]
+    ) -> None:
+        """Give a change the next number and send it, one at a time, so
+        the feeds receive the numbers in order. A failed send is logged:
+        the feeds see the gap and reload."""
+        async with self._sending:
+            self.seq += 1
+            try:
+                await send(self.seq)
+            except Exception:  # e.g. Redis down
+                logger.exception("could not publish %s %s", what, self.seq)
 
     def snapshot(self) -> Snapshot:
         """Everything published so far, as of `seq` (for a snapshot)."""
@@ -348,12 +361,12 @@ class TelephonyWorker:
         )
 
     async def _publish_oversight(self, kind: str, item: dict[str, Any]) -> None:
-        try:
-            await broadcast.publish_oversight(
-                self.layer, kind=kind, epoch=self.epoch, seq=self._next_seq(), item=item
-            )
-        except Exception:  # the feeds see the seq gap later
-            logger.exception("could not publish %s change %s", kind, self.seq)
+        await self._send_numbered(
+            f"{kind} change",
+            lambda seq: broadcast.publish_oversight(
+                self.layer, kind=kind, epoch=self.epoch, seq=seq, item=item
+            ),
+        )
 
     async def _monitor(self, session_id: str, party_id: str) -> None:
         """Listen placed a supervisor's leg in the call: show it as such."""
@@ -579,9 +592,10 @@ class TelephonyWorker:
         self.status["lastEventAt"] = self._wall(self.last_event_at)
         self.status["beat"] = now_iso()
         try:
-            await broadcast.publish_worker_status(
-                self.layer, epoch=self.epoch, seq=self.seq, status=dict(self.status)
-            )
+            async with self._sending:  # after the changes it counts
+                await broadcast.publish_worker_status(
+                    self.layer, epoch=self.epoch, seq=self.seq, status=dict(self.status)
+                )
         except Exception:  # consoles also read the status from snapshots
             logger.exception("could not publish the worker status")
 
