@@ -19,7 +19,7 @@ import math
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,11 +51,15 @@ from telephony.worker import upkeep
 from telephony.worker.commands import CONFIRM_TIMEOUT, CommandDesk
 from telephony.worker.inbox import Inbox, Snapshot
 from telephony.worker.leader import Fence
+from telephony.worker.outbox import Outbox
 from telephony.worker.oversight import Oversight
 from telephony.worker.resync import Resyncer
 from telephony.worker.tasks import TaskSet
 
 logger = logging.getLogger("telephony.worker")
+# What identifies each kind of oversight item (a newer state replaces an
+# older one waiting in the outbox).
+OVERSIGHT_KEYS = {"alert": "id", "attention": "session_id", "queue": "extension_id"}
 
 # How long the first resync waits for the call journal's stored clocks.
 RESTORE_TIMEOUT = 2.0
@@ -118,9 +122,6 @@ class TelephonyWorker:
         self.fence = fence
         self.model = model or LiveModel()
         self.agents = AgentBoard()
-        # Numbers every change published (calls and agents) within `epoch`,
-        # so each dashboard process sees when it missed one.
-        self.seq = 0
         if supervisor_device_id:
             self.model.known.monitor_devices = frozenset({supervisor_device_id})
         self.reconnect_delays = reconnect_delays
@@ -200,10 +201,9 @@ class TelephonyWorker:
         self._touched: dict[str, float] = {}  # session -> last change (monotonic)
         self._ended_at: OrderedDict[str, float] = OrderedDict()
         self._sequences = SequenceWatch()
-        # Held while a numbered message (a change, or a beat naming the
-        # latest number) is sent: over Redis two sends in flight at once can
-        # arrive swapped, and a feed takes a swap for a gap and reloads.
-        self._sending = asyncio.Lock()
+        # What the dashboard processes are told, numbered within `epoch` (so
+        # each sees when it missed one) and sent in order by one task.
+        self.outbox = Outbox(self.tasks.spawn)
         self._resync_task: asyncio.Task[None] | None = None
         self._gap_checks: set[asyncio.Task[None]] = set()
         self._directory_task: asyncio.Task[None] | None = None
@@ -307,7 +307,8 @@ class TelephonyWorker:
         else:
             self._touched[session_id] = time.monotonic()
             self._views[session_id] = change.call
-        await self._send_numbered(
+        self.outbox.put(
+            ("call", session_id),
             "change",
             lambda seq: broadcast.publish_call_changed(
                 self.layer,
@@ -323,7 +324,8 @@ class TelephonyWorker:
         """Broadcast an agent's new presence (None: nothing changed)."""
         if agent is None:
             return
-        await self._send_numbered(
+        self.outbox.put(
+            ("agent", agent["extension_id"]),
             "agent change",
             lambda seq: broadcast.publish_agent_changed(
                 self.layer, epoch=self.epoch, seq=seq, agent=agent
@@ -335,21 +337,14 @@ class TelephonyWorker:
         for record in records:
             await self.publish_agent(self.agents.load_record(record, now=now))
 
-    async def _send_numbered(
-        self, what: str, send: Callable[[int], Awaitable[None]]
-    ) -> None:
-        """Give a change the next number and send it, one at a time, so
-        the feeds receive the numbers in order. A failed send is logged:
-        the feeds see the gap and reload."""
-        async with self._sending:
-            self.seq += 1
-            try:
-                await send(self.seq)
-            except Exception:  # e.g. Redis down
-                logger.exception("could not publish %s %s", what, self.seq)
+    @property
+    def seq(self) -> int:
+        """The number of the last change sent to the dashboard processes."""
+        return self.outbox.seq
 
     def snapshot(self) -> Snapshot:
-        """Everything published so far, as of `seq` (for a snapshot)."""
+        """The floor as it is, as of `seq`: changes still in the outbox are
+        in it already, and arrive after it with higher numbers."""
         alerts, attention, queues = self.oversight.snapshot()
         return Snapshot(
             seq=self.seq,
@@ -361,7 +356,8 @@ class TelephonyWorker:
         )
 
     async def _publish_oversight(self, kind: str, item: dict[str, Any]) -> None:
-        await self._send_numbered(
+        self.outbox.put(
+            (kind, item[OVERSIGHT_KEYS[kind]]),
             f"{kind} change",
             lambda seq: broadcast.publish_oversight(
                 self.layer, kind=kind, epoch=self.epoch, seq=seq, item=item
@@ -592,7 +588,7 @@ class TelephonyWorker:
         self.status["lastEventAt"] = self._wall(self.last_event_at)
         self.status["beat"] = now_iso()
         try:
-            async with self._sending:  # after the changes it counts
+            async with self.outbox.sending:  # after the changes it counts
                 await broadcast.publish_worker_status(
                     self.layer, epoch=self.epoch, seq=self.seq, status=dict(self.status)
                 )

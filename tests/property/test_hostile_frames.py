@@ -258,6 +258,7 @@ async def test_the_worker_survives_any_flow_and_its_model_holds(
                 if isinstance(frame, Notification):
                     await worker.handle(frame)
             async with asyncio.timeout(WAIT):
+                await worker.outbox.drained()
                 published = [await layer.receive(member) for _ in range(worker.seq)]
             assert_model_holds(worker, published)
     assert not [line for line in lines if "Traceback" in line], lines
