@@ -74,6 +74,7 @@ CHANGES = {
 }
 FEED_TYPES = (
     *CHANGES,
+    "telephony.changes",
     "telephony.worker_status",
     "telephony.snapshot_sent",
     "telephony.access_revoked",
@@ -274,6 +275,9 @@ class LiveFeed:
         kind = message.get("type")
         if kind in CHANGES:
             self._change(message)
+        elif kind == "telephony.changes":  # several, in order (broadcast)
+            for change in message["changes"]:
+                self._change(change)
         elif kind == "telephony.snapshot_sent":
             await self._snapshot_part(message)
         elif kind == "telephony.access_revoked":

@@ -160,6 +160,7 @@ class CommandReplied(TypedDict):
 
 # Every `type` a consumer of the SUPERVISORS group or of a reply must handle.
 CONSUMER_TYPES = (
+    "telephony.changes",
     "telephony.call_updated",
     "telephony.call_ended",
     "telephony.agent_updated",
@@ -189,11 +190,11 @@ def stamp(message: dict[str, Any], generation: int) -> dict[str, Any]:
     return message
 
 
-async def publish_call_changed(
-    layer: Any, *, kind: CallKind, epoch: str, seq: int, call: CallView
-) -> None:
-    """Tell every console that a call changed (or ended)."""
-    message: CallChanged = {
+def call_changed(
+    *, kind: CallKind, epoch: str, seq: int, call: CallView
+) -> CallChanged:
+    """A call changed (or ended)."""
+    return {
         "type": "telephony.call_updated"
         if kind == "updated"
         else "telephony.call_ended",
@@ -201,6 +202,62 @@ async def publish_call_changed(
         "seq": seq,
         "call": call,
     }
+
+
+def agent_changed(*, epoch: str, seq: int, agent: AgentView) -> AgentChanged:
+    """An agent's presence changed."""
+    return {
+        "type": "telephony.agent_updated",
+        "epoch": epoch,
+        "seq": seq,
+        "agent": agent,
+    }
+
+
+def oversight_changed(
+    *, kind: str, epoch: str, seq: int, item: JsonDict
+) -> OversightChanged:
+    """An alert, a call's supervisors or a queue's figures changed (`kind`:
+    a key of OVERSIGHT_TYPES)."""
+    return {
+        "type": OVERSIGHT_TYPES[kind],  # type: ignore[typeddict-item]
+        "epoch": epoch,
+        "seq": seq,
+        "item": item,
+    }
+
+
+NumberedChange = CallChanged | AgentChanged | OversightChanged
+
+
+class Changes(TypedDict):
+    """Several numbered changes in one message, in their numbers' order:
+    each send over Redis is a round trip, so a busy worker sends what has
+    gathered at once (at most CHANGES_PER_MESSAGE)."""
+
+    type: Literal["telephony.changes"]
+    changes: list[NumberedChange]
+    generation: NotRequired[int]  # stamped on the way out
+
+
+CHANGES_PER_MESSAGE = 200
+
+
+async def publish_changes(layer: Any, changes: list[NumberedChange]) -> None:
+    """Tell every dashboard process of these changes, in order: one alone
+    as itself, several as one `telephony.changes`."""
+    if len(changes) == 1:
+        await layer.group_send(SUPERVISORS, changes[0])
+    elif changes:
+        message: Changes = {"type": "telephony.changes", "changes": changes}
+        await layer.group_send(SUPERVISORS, message)
+
+
+async def publish_call_changed(
+    layer: Any, *, kind: CallKind, epoch: str, seq: int, call: CallView
+) -> None:
+    """Tell every console that a call changed (or ended)."""
+    message = call_changed(kind=kind, epoch=epoch, seq=seq, call=call)
     await layer.group_send(SUPERVISORS, message)
 
 
@@ -208,12 +265,7 @@ async def publish_agent_changed(
     layer: Any, *, epoch: str, seq: int, agent: AgentView
 ) -> None:
     """Tell every dashboard process that an agent's presence changed."""
-    message: AgentChanged = {
-        "type": "telephony.agent_updated",
-        "epoch": epoch,
-        "seq": seq,
-        "agent": agent,
-    }
+    message = agent_changed(epoch=epoch, seq=seq, agent=agent)
     await layer.group_send(SUPERVISORS, message)
 
 
@@ -222,12 +274,7 @@ async def publish_oversight(
 ) -> None:
     """Tell every dashboard process of an alert, a call's supervisors or a
     queue's figures (`kind`: a key of OVERSIGHT_TYPES)."""
-    message: OversightChanged = {
-        "type": OVERSIGHT_TYPES[kind],  # type: ignore[typeddict-item]
-        "epoch": epoch,
-        "seq": seq,
-        "item": item,
-    }
+    message = oversight_changed(kind=kind, epoch=epoch, seq=seq, item=item)
     await layer.group_send(SUPERVISORS, message)
 
 

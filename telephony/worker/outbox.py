@@ -17,9 +17,12 @@ outbox holds at most one entry per item on the floor, however long the
 channel layer is slow. The history and the journal are fed every change
 before it gets here (TelephonyWorker.publish).
 
-Numbers are given when a message is sent, one at a time, so the feeds
+Numbers are given when messages are sent, by one task, so the feeds
 receive them in order (two sends in flight at once over Redis can arrive
-swapped; a feed takes a swap for a lost change and reloads its floor). A
+swapped; a feed takes a swap for a lost change and reloads its floor).
+What has gathered while a send was under way goes in the next one, up to
+CHANGES_PER_MESSAGE changes in one channel-layer message: a round trip
+carries many changes when the floor is busy, one when it is quiet. A
 beat, which names the last number sent, goes through the same lock.
 
 A snapshot is the model as it is (items still waiting here included) with
@@ -35,19 +38,28 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
 
+from telephony import broadcast
+
 logger = logging.getLogger("telephony.worker")
 
-Send = Callable[[int], Awaitable[None]]
+Build = Callable[[int], broadcast.NumberedChange]  # the message, given its number
+Publish = Callable[[list[broadcast.NumberedChange]], Awaitable[None]]
 
 
 class Outbox:
     def __init__(
-        self, spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[Any]]
+        self,
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[Any]],
+        publish: Publish,
+        *,
+        per_message: int = broadcast.CHANGES_PER_MESSAGE,
     ) -> None:
         self.seq = 0  # the last number sent
-        self.sending = asyncio.Lock()  # held while a numbered message is sent
+        self.sending = asyncio.Lock()  # held while numbered messages are sent
+        self.per_message = per_message
         self._spawn = spawn
-        self._waiting: OrderedDict[Hashable, tuple[str, Send]] = OrderedDict()
+        self._publish = publish
+        self._waiting: OrderedDict[Hashable, Build] = OrderedDict()
         self._sender: asyncio.Task[Any] | None = None
         self._empty = asyncio.Event()
         self._empty.set()
@@ -55,10 +67,10 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def put(self, key: Hashable, what: str, send: Send) -> None:
-        """Send `send(seq)` soon; replaces what waits under `key` (in its
-        place). `what` names it in the log if sending fails."""
-        self._waiting[key] = (what, send)
+    def put(self, key: Hashable, build: Build) -> None:
+        """Send `build(seq)` soon; replaces what waits under `key` (in its
+        place)."""
+        self._waiting[key] = build
         self._empty.clear()
         if self._sender is None or self._sender.done():
             self._sender = self._spawn(self._send_all())
@@ -69,11 +81,14 @@ class Outbox:
 
     async def _send_all(self) -> None:
         while self._waiting:
-            _key, (what, send) = self._waiting.popitem(last=False)
+            count = min(len(self._waiting), self.per_message)
+            builds = [self._waiting.popitem(last=False)[1] for _ in range(count)]
             async with self.sending:
-                self.seq += 1
+                first = self.seq + 1
+                changes = [build(first + n) for n, build in enumerate(builds)]
+                self.seq += count
                 try:
-                    await send(self.seq)
+                    await self._publish(changes)
                 except Exception:  # e.g. Redis down: the feeds see the gap
-                    logger.exception("could not publish %s %s", what, self.seq)
+                    logger.exception("could not publish changes %d-%d", first, self.seq)
         self._empty.set()

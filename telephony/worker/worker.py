@@ -203,7 +203,10 @@ class TelephonyWorker:
         self._sequences = SequenceWatch()
         # What the dashboard processes are told, numbered within `epoch` (so
         # each sees when it missed one) and sent in order by one task.
-        self.outbox = Outbox(self.tasks.spawn)
+        self.outbox = Outbox(
+            self.tasks.spawn,
+            lambda changes: broadcast.publish_changes(self.layer, changes),
+        )
         self._resync_task: asyncio.Task[None] | None = None
         self._gap_checks: set[asyncio.Task[None]] = set()
         self._directory_task: asyncio.Task[None] | None = None
@@ -309,13 +312,8 @@ class TelephonyWorker:
             self._views[session_id] = change.call
         self.outbox.put(
             ("call", session_id),
-            "change",
-            lambda seq: broadcast.publish_call_changed(
-                self.layer,
-                kind=change.kind,
-                epoch=self.epoch,
-                seq=seq,
-                call=change.call,
+            lambda seq: broadcast.call_changed(
+                kind=change.kind, epoch=self.epoch, seq=seq, call=change.call
             ),
         )
         self.commands.confirm(change)
@@ -326,10 +324,7 @@ class TelephonyWorker:
             return
         self.outbox.put(
             ("agent", agent["extension_id"]),
-            "agent change",
-            lambda seq: broadcast.publish_agent_changed(
-                self.layer, epoch=self.epoch, seq=seq, agent=agent
-            ),
+            lambda seq: broadcast.agent_changed(epoch=self.epoch, seq=seq, agent=agent),
         )
 
     async def _load_presence(self, records: list[dict[str, Any]]) -> None:
@@ -358,9 +353,8 @@ class TelephonyWorker:
     async def _publish_oversight(self, kind: str, item: dict[str, Any]) -> None:
         self.outbox.put(
             (kind, item[OVERSIGHT_KEYS[kind]]),
-            f"{kind} change",
-            lambda seq: broadcast.publish_oversight(
-                self.layer, kind=kind, epoch=self.epoch, seq=seq, item=item
+            lambda seq: broadcast.oversight_changed(
+                kind=kind, epoch=self.epoch, seq=seq, item=item
             ),
         )
 

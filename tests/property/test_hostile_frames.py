@@ -43,6 +43,7 @@ from tests.support.hostile import (
     upstream_frame,
     with_secrets,
 )
+from tests.support.worker import receive_one
 from tests.telephony.ringcentral.test_stream import (
     details,
     no_delay,
@@ -259,7 +260,9 @@ async def test_the_worker_survives_any_flow_and_its_model_holds(
                     await worker.handle(frame)
             async with asyncio.timeout(WAIT):
                 await worker.outbox.drained()
-                published = [await layer.receive(member) for _ in range(worker.seq)]
+                published = [
+                    await receive_one(layer, member) for _ in range(worker.seq)
+                ]
             assert_model_holds(worker, published)
     assert not [line for line in lines if "Traceback" in line], lines
     assert_logged_safely(lines, secrets)

@@ -4,6 +4,7 @@ model with the simulator's ground truth (`GET /_sim/state`)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
@@ -25,13 +26,30 @@ def no_delay():
     return itertools.repeat(0.0)
 
 
+# Changes that came in one `telephony.changes` message and were not read
+# yet, by (layer, channel).
+_UNREAD: dict[tuple[int, str], collections.deque[dict[str, Any]]] = {}
+
+
+async def receive_one(layer: Any, channel: str) -> dict[str, Any]:
+    """The next message on `channel`, a batch of changes read one by one
+    (the worker sends what has gathered as one `telephony.changes`)."""
+    unread = _UNREAD.setdefault((id(layer), channel), collections.deque())
+    if not unread:
+        message = await layer.receive(channel)
+        if message["type"] != "telephony.changes":
+            return dict(message)
+        unread.extend(message["changes"])
+    return unread.popleft()
+
+
 async def receive_until(
     layer: Any, channel: str, match: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """Next message on `channel` that matches; bounded by WAIT."""
     async with asyncio.timeout(WAIT):
         while True:
-            message = await layer.receive(channel)
+            message = await receive_one(layer, channel)
             if match(message):
                 return message
 

@@ -12,8 +12,18 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
 from telephony import broadcast
+from telephony.live.views import AgentView
 from tests.support import WAIT
 
+AGENT: AgentView = {
+    "extension_id": "101",
+    "availability": "dnd",
+    "since": "2026-01-15T10:00:00.000Z",
+    "user_status": "Available",
+    "dnd_status": "DoNotAcceptAnyCalls",
+    "presence_status": "Available",
+    "telephony_status": "NoCall",
+}
 CALL = {
     "id": "s-1",
     "state": "talking",
@@ -32,20 +42,7 @@ async def every_payload(layer, channel: str) -> list[dict]:
     await broadcast.publish_call_changed(
         layer, kind="ended", epoch="e1", seq=2, call=CALL
     )
-    await broadcast.publish_agent_changed(
-        layer,
-        epoch="e1",
-        seq=3,
-        agent={
-            "extension_id": "101",
-            "availability": "dnd",
-            "since": "2026-01-15T10:00:00.000Z",
-            "user_status": "Available",
-            "dnd_status": "DoNotAcceptAnyCalls",
-            "presence_status": "Available",
-            "telephony_status": "NoCall",
-        },
-    )
+    await broadcast.publish_agent_changed(layer, epoch="e1", seq=3, agent=AGENT)
     for seq, kind in enumerate(broadcast.OVERSIGHT_TYPES, start=4):
         await broadcast.publish_oversight(
             layer, kind=kind, epoch="e1", seq=seq, item={"id": kind}
@@ -82,8 +79,15 @@ async def every_payload(layer, channel: str) -> list[dict]:
     await broadcast.revoke_access(layer, reason="You logged out.", session_key="k1")
     await broadcast.change_access(layer, user_ids=[3, 1, 3])
     await broadcast.change_wall(layer, wall_id=7)
+    await broadcast.publish_changes(
+        layer,
+        [
+            broadcast.call_changed(kind="updated", epoch="e1", seq=7, call=CALL),
+            broadcast.agent_changed(epoch="e1", seq=8, agent=AGENT),
+        ],
+    )
     async with asyncio.timeout(WAIT):
-        return [await layer.receive(channel) for _ in range(15)]
+        return [await layer.receive(channel) for _ in range(16)]
 
 
 async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
@@ -97,8 +101,9 @@ async def test_payloads_are_exact_and_round_trip_msgpack_and_json():
     }
     assert received[1]["type"] == "telephony.call_ended"
     assert {m["type"] for m in received} >= set(broadcast.CONSUMER_TYPES)
-    assert received[-2] == {"type": "telephony.access_changed", "user_ids": ["1", "3"]}
-    assert received[-1] == {"type": "telephony.wall_changed", "wall_id": "7"}
+    assert received[-3] == {"type": "telephony.access_changed", "user_ids": ["1", "3"]}
+    assert [c["seq"] for c in received[-1]["changes"]] == [7, 8]
+    assert received[-2] == {"type": "telephony.wall_changed", "wall_id": "7"}
     for message in received:
         assert msgpack.unpackb(msgpack.packb(message)) == message
         assert json.loads(json.dumps(message)) == message

@@ -25,6 +25,7 @@ from telephony.worker import TelephonyWorker
 from tests.support import WAIT
 from tests.support.paths import CAPTURED
 from tests.support.sim import phone, place_call
+from tests.support.worker import receive_one
 
 IVR = "inbound-pstn-ivr-user-hold.json"
 INTERNAL = "internal-ext-to-ext-hold.json"
@@ -328,7 +329,7 @@ class RecordingWorker(TelephonyWorker):
 
 async def next_message(layer: Any, channel: str, kind: str) -> dict[str, Any]:
     async with asyncio.timeout(WAIT):
-        while (message := await layer.receive(channel))["type"] != kind:
+        while (message := await receive_one(layer, channel))["type"] != kind:
             pass
     return message
 

@@ -18,6 +18,7 @@ from telephony.ringcentral.client import RingCentralClient
 from telephony.worker import TelephonyWorker
 from tests.support import WAIT
 from tests.support.calls import call_view
+from tests.support.worker import receive_one
 
 
 class SlowLayer(InMemoryChannelLayer):
@@ -61,7 +62,7 @@ async def test_changes_and_beats_arrive_in_their_numbers_order(
     async with asyncio.timeout(WAIT):
         await worker.outbox.drained()
         await asyncio.gather(*beats)
-        received = [await layer.receive(probe) for _ in range(11)]
+        received = [await receive_one(layer, probe) for _ in range(11)]
     numbered = [m["seq"] for m in received if m["type"] != "telephony.worker_status"]
     assert numbered == list(range(1, 9))
     sent = 0
@@ -89,7 +90,7 @@ async def test_a_stalled_layer_holds_one_latest_state_per_call_and_blocks_nothin
     layer.gate.set()
     async with asyncio.timeout(WAIT):
         await worker.outbox.drained()
-        received = [await layer.receive(probe) for _ in range(worker.seq)]
+        received = [await receive_one(layer, probe) for _ in range(worker.seq)]
     assert [m["seq"] for m in received] == list(range(1, worker.seq + 1))
     latest = {m["call"]["id"]: m["call"]["state"] for m in received}
     assert latest == {"s-1": "held", "s-2": "ringing"}
