@@ -12,6 +12,7 @@ configuration under var/cluster. The scaled tests start it the same way.
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import shutil
 import signal
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +40,11 @@ HANDSHAKE_TIMEOUT = 20
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 PR_SET_PDEATHSIG = 1
+# The dashboard processes run at a lower CPU priority than the workers (as
+# docs/deploy/systemd's units set it): a leader starved of CPU while a
+# thousand consoles connect at once cannot renew its 3 s lease in time,
+# and loses it. Consoles wait a little longer instead.
+DASHBOARD_NICE = 5
 
 
 class Out(Protocol):
@@ -90,6 +96,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _dashboard_child() -> None:
+    """In a dashboard process: as any child, and a lower CPU priority."""
+    _die_with_parent()
+    os.nice(DASHBOARD_NICE)
+
+
 @dataclass
 class Child:
     """A process of the cluster; its output prefixed with its name, kept
@@ -103,7 +115,15 @@ class Child:
     started: float = field(default_factory=time.time)  # wall clock
 
     @classmethod
-    def start(cls, name: str, args: list[str], env: dict[str, str], out: Out) -> Child:
+    def start(
+        cls,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        out: Out,
+        *,
+        preexec: Callable[[], None] = _die_with_parent,
+    ) -> Child:
         popen = subprocess.Popen(
             args,
             cwd=ROOT,
@@ -115,7 +135,7 @@ class Child:
             # Its own process group: Ctrl-C reaches the launcher alone,
             # which stops the parts in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=preexec,
         )
         child = cls(name, popen, out)
         threading.Thread(target=child._drain, name=name, daemon=True).start()
@@ -217,7 +237,7 @@ class Cluster:
         self._wait_for_leader([self.start_worker() for _ in range(layout.workers)])
         for n, port in enumerate(layout.daphne_ports):
             python_m = [sys.executable, "-m", *daphne_args(port)]
-            self._spawn(f"daphne-{n + 1}", python_m, env)
+            self._spawn(f"daphne-{n + 1}", python_m, env, preexec=_dashboard_child)
         for port in layout.daphne_ports:
             if not answers(f"http://127.0.0.1:{port}/login/"):
                 raise RuntimeError(f"no dashboard process answered on port {port}")
@@ -225,8 +245,16 @@ class Cluster:
         if not answers(f"{layout.url}/login/"):
             raise RuntimeError(f"nginx did not answer on {layout.url}")
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Child:
-        child = Child.start(name, args, {**env, "PYTHONUNBUFFERED": "1"}, self.out)
+    def _spawn(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        preexec: Callable[[], None] = _die_with_parent,
+    ) -> Child:
+        env = {**env, "PYTHONUNBUFFERED": "1"}
+        child = Child.start(name, args, env, self.out, preexec=preexec)
         self.children.append(child)
         return child
 

@@ -90,5 +90,6 @@ class Outbox:
                 try:
                     await self._publish(changes)
                 except Exception:  # e.g. Redis down: the feeds see the gap
-                    logger.exception("could not publish changes %d-%d", first, self.seq)
+                    # "n": a bare run of digits is masked as a phone number
+                    logger.exception("could not publish n%d to n%d", first, self.seq)
         self._empty.set()
