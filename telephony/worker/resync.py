@@ -20,6 +20,7 @@ runs it as its own task) and never trips RingCentral's 429 penalty.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ class Report:
 
 # What presence can tell apart: its telephonyStatus per party status code.
 # A call at voicemail is CallConnected there; ringing is Setup or Proceeding.
+# Calls compared between two turns given to the loop's other tasks.
+YIELD_EVERY = 200
+
 _PRESENCE_CLASS = {
     "Setup": "Ringing",
     "Proceeding": "Ringing",
@@ -139,7 +143,9 @@ class Resyncer:
         if self.presence is not None:
             await self.presence(records)
         live = sessions_from_presence(records)
-        for session_id, snapshot in live.items():
+        for n, (session_id, snapshot) in enumerate(live.items(), start=1):
+            if n % YIELD_EVERY == 0:  # thousands of calls: let others run
+                await asyncio.sleep(0)
             # Re-read the model each time: GETs wait for rate budget, so
             # events may have moved on since presence was read.
             current = self.model.get(session_id)
