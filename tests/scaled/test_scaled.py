@@ -330,7 +330,11 @@ async def test_everyone_recovers_when_redis_restarts(deployment):
                 "partyId": consoles[1].calls[call]["agent"]["id"],
             }
         )
-        result = await consoles[1].reply(type="command_result")
+        try:
+            async with asyncio.timeout(WAIT * 2):
+                result = await consoles[1].reply(type="command_result")
+        except TimeoutError:
+            raise AssertionError(f"no command result; {consoles[1].others}") from None
         assert result["ok"] is True, result["message"]
         async with asyncio.timeout(WAIT * 2):
             await asyncio.gather(*(c.until(state_of(call, "held")) for c in consoles))
