@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard import protocol
+from telephony.broadcast import OVERSIGHT_KEYS
 
 JsonDict = protocol.JsonDict
 
@@ -100,9 +101,11 @@ class FloorMirror:
                 protocol.masked_call_wire if masked else protocol.call_wire, "id"
             ),
             "agents": _Collection(protocol.agent_wire, "extension_id"),
-            "alerts": _Collection(protocol.alert_wire, "id"),
-            "attention": _Collection(protocol.attention_wire, "session_id"),
-            "queues": _Collection(protocol.queue_wire, "extension_id"),
+            "alerts": _Collection(protocol.alert_wire, OVERSIGHT_KEYS["alert"]),
+            "attention": _Collection(
+                protocol.attention_wire, OVERSIGHT_KEYS["attention"]
+            ),
+            "queues": _Collection(protocol.queue_wire, OVERSIGHT_KEYS["queue"]),
         }
 
     def __len__(self) -> int:

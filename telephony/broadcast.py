@@ -70,6 +70,11 @@ OVERSIGHT_TYPES = {
 }
 
 
+# The field naming each oversight item, by kind: a change replaces the item
+# with that value (the worker's outbox, each process's copy of the floor).
+OVERSIGHT_KEYS = {"alert": "id", "attention": "session_id", "queue": "extension_id"}
+
+
 class OversightChanged(TypedDict):
     """An alert raised, acknowledged or cleared (`item` an AlertView), the
     supervisors on a call (an AttentionView), or a queue's figures today

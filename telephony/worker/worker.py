@@ -59,9 +59,6 @@ from telephony.worker.tasks import TaskSet
 logger = logging.getLogger("telephony.worker")
 # Publishes between two turns given to the loop's other tasks.
 YIELD_EVERY = 50
-# What identifies each kind of oversight item (a newer state replaces an
-# older one waiting in the outbox).
-OVERSIGHT_KEYS = {"alert": "id", "attention": "session_id", "queue": "extension_id"}
 
 # How long the first resync waits for the call journal's stored clocks.
 RESTORE_TIMEOUT = 2.0
@@ -367,7 +364,7 @@ class TelephonyWorker:
 
     async def _publish_oversight(self, kind: str, item: dict[str, Any]) -> None:
         self.outbox.put(
-            (kind, item[OVERSIGHT_KEYS[kind]]),
+            (kind, item[broadcast.OVERSIGHT_KEYS[kind]]),
             lambda seq: broadcast.oversight_changed(
                 kind=kind, epoch=self.epoch, seq=seq, item=item
             ),
