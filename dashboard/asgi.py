@@ -13,6 +13,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 
 from dashboard.routing import websocket_urlpatterns
 from dashboard.security import SameOriginValidator, StaticFiles
+from telephony import gc_policy
+
+# A dashboard process holds the floor (its feed's mirror) and its consoles:
+# keep the collector's full passes from stalling their frames. A thread,
+# not a task: nothing may be scheduled on a loop at import time here.
+gc_policy.install()
 
 application = ProtocolTypeRouter(
     {

@@ -12,6 +12,7 @@ See docs/operations.md for what each metric means.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import weakref
@@ -39,6 +40,21 @@ PUBLISH_LATENCY = Histogram(
     "From receipt of a telephony event to its broadcast being sent.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+GC_PAUSE = Histogram(
+    "switchboard_gc_pause_seconds",
+    "How long each garbage collection held this process (telephony.gc_policy).",
+    ["generation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+GC_FREEZES = Counter(
+    "switchboard_gc_freezes",
+    "Times telephony.gc_policy froze this process's settled objects.",
+)
+GC_FROZEN = Gauge(
+    "switchboard_gc_frozen_objects",
+    "Objects in the permanent generation, which collections skip.",
+)
+GC_FROZEN.set_function(gc.get_freeze_count)
 HISTORY_WRITE_SECONDS = Histogram(
     "switchboard_history_batch_write_seconds",
     "Duration of one call-history batch write (one transaction).",

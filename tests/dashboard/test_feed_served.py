@@ -61,6 +61,19 @@ async def health(served: ServedApp) -> dict:
         return (await http.get(f"{served.url}/healthz")).json()
 
 
+async def test_the_served_process_freezes_its_heap_as_it_settles(
+    served: ServedApp,
+) -> None:
+    """telephony.gc_policy runs in serve: it freezes again every second,
+    so the floor loaded after start-up is kept out of full collections."""
+    async with asyncio.timeout(WAIT):
+        while True:  # another process's counter: there is no event to await
+            if await metric(served, "switchboard_gc_freezes") >= 2:
+                break
+            await asyncio.sleep(0.2)
+    assert await metric(served, "switchboard_gc_frozen_objects") > 0
+
+
 def deaf_socket(served: ServedApp, cookie: str) -> socket.socket:
     """A console that completes the WebSocket handshake, then never reads."""
     host, port = served.url.removeprefix("http://").split(":")

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from telephony import gc_policy
 from telephony.management.runtime import simulator_credentials
 from telephony.simulator import Simulator, SimulatorConfig
 from telephony.simulator.config import PROFILES
@@ -46,6 +47,9 @@ class Command(BaseCommand):
             speed=options["speed"],
             seed=options["seed"],
         )
+        # Its floor is as large as the worker's: keep the collector from
+        # stalling its events (telephony.gc_policy).
+        gc_policy.install()
         asyncio.run(serve(config, host=options["host"], port=options["port"]))
 
 

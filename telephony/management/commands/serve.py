@@ -38,6 +38,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from twisted.internet import defer, reactor
 
+from telephony import gc_policy
 from telephony.management.loops import LayerBridge, LoopThread
 from telephony.management.runtime import (
     LeaderWorker,
@@ -185,6 +186,9 @@ class Command(BaseCommand):
         # thresholds a full collection walked the whole heap every 2-3 s at
         # 1,000 consoles, stalling every thread 50-210 ms (measured).
         gc.set_threshold(*GC_THRESHOLDS)
+        # And what arrives later is frozen as it settles (the floor is
+        # loaded after start-up): telephony.gc_policy.
+        gc_policy.install()
         server.run()
 
     def _ensure_demo_user(self) -> None:

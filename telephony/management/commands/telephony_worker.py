@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import start_http_server
 
+from telephony import gc_policy
 from telephony.management.runtime import (
     LeaderWorker,
     client_from_settings,
@@ -61,6 +62,9 @@ class Command(BaseCommand):
             )
             host, port = self.metrics_server.server_address[:2]
             logger.info("metrics on http://%s:%s/metrics", host, port)
+        # The floor's objects outlive everything else here: keep the
+        # collector's full passes from stalling the stream (gc_policy).
+        gc_policy.install()
         try:
             if asyncio.run(self._run()) is not None:
                 raise CommandError("the worker stopped: see the error above")
