@@ -24,7 +24,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.utils import timezone
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from dashboard import access, protocol
 from dashboard.feed import feed_for
@@ -322,25 +321,21 @@ class SupervisorConsumer(AsyncJsonWebsocketConsumer):
             params = action.clean(content.get("params"))
         except actions.InvalidParams as exc:
             raise BadMessage(str(exc)) from None
-        for attempt in (1, 2):
-            try:
-                await broadcast.request_command(
-                    self.channel_layer,
-                    reply_to=self.channel_name,
-                    request_id=request_id,
-                    action=action.name,
-                    session_id=session_id,
-                    party_id=party_id,
-                    user=self.username,
-                    user_id=self.user_id,
-                    params=params,
-                )
-                break
-            except (RedisConnectionError, ConnectionError):
-                # After a Redis restart the pool's first connection is dead;
-                # the next one is fresh. Not yet sent, so safe to send again.
-                if attempt == 2:
-                    raise
+        # Again on a dropped connection (a Redis restart): not yet sent,
+        # so it cannot run twice.
+        await broadcast.send_again(
+            lambda: broadcast.request_command(
+                self.channel_layer,
+                reply_to=self.channel_name,
+                request_id=request_id,
+                action=action.name,
+                session_id=session_id,
+                party_id=party_id,
+                user=self.username,
+                user_id=self.user_id,
+                params=params,
+            )
+        )
         loop = asyncio.get_running_loop()
         self.pending[request_id] = loop.call_later(
             settings.COMMAND_REPLY_TIMEOUT,

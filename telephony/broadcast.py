@@ -27,7 +27,11 @@ Flow:
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, NotRequired, TypedDict
+
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from telephony.live.views import AgentView, CallView
 
@@ -246,6 +250,33 @@ class Changes(TypedDict):
 
 
 CHANGES_PER_MESSAGE = 200
+
+
+# Tries of one send over a dropped connection (Redis restarting).
+SEND_ATTEMPTS = 3
+
+
+async def send_again(
+    send: Callable[[], Awaitable[None]],
+    *,
+    attempts: int = SEND_ATTEMPTS,
+    before: Callable[[], None] | None = None,
+) -> None:
+    """`send()`, and again on a dropped connection: after a Redis restart
+    the channel layer's pooled connections are dead, and the first send
+    over one fails before anything is written, so sending again cannot
+    deliver a message twice. `before` runs ahead of every try (the
+    worker's fence: a deposed leader must not send at all)."""
+    for attempt in range(attempts):
+        if before is not None:
+            before()
+        try:
+            await send()
+            return
+        except (RedisConnectionError, OSError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))  # Redis is coming back
 
 
 async def publish_changes(layer: Any, changes: list[NumberedChange]) -> None:

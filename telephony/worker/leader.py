@@ -18,19 +18,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
-
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from telephony import broadcast, metrics
 from telephony.ringcentral.exceptions import TelephonyUnavailable
 from telephony.worker.lease import ACQUIRE_EVERY, SAFETY_MARGIN, STORE_TIMEOUT, Lease
 
 logger = logging.getLogger("telephony.worker")
-
-# Tries of one send over a dropped connection (Redis restarting).
-SEND_ATTEMPTS = 3
 
 
 class LeaseLost(TelephonyUnavailable):
@@ -65,33 +60,25 @@ class FencedLayer:
     def __init__(self, layer: Any, fence: Fence) -> None:
         self.layer, self.fence = layer, fence
 
+    # Sent again on a dropped connection (broadcast.send_again): after a
+    # Redis restart a command's reply lost that way left its console
+    # waiting for nothing. The fence is checked before every try.
+
     async def send(self, channel: str, message: dict[str, Any]) -> None:
-        await self._again(
+        await broadcast.send_again(
             lambda: self.layer.send(
                 channel, broadcast.stamp(message, self.fence.generation)
-            )
+            ),
+            before=self.fence.check,
         )
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        await self._again(
+        await broadcast.send_again(
             lambda: self.layer.group_send(
                 group, broadcast.stamp(message, self.fence.generation)
-            )
+            ),
+            before=self.fence.check,
         )
-
-    async def _again(self, send: Callable[[], Awaitable[None]]) -> None:
-        """Send, and again on a dropped connection: after a Redis restart
-        the pool's first connections are dead, and a command's reply lost
-        that way left its console waiting for nothing."""
-        for attempt in range(SEND_ATTEMPTS):
-            self.fence.check()
-            try:
-                await send()
-                return
-            except (RedisConnectionError, OSError):
-                if attempt == SEND_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.2 * (attempt + 1))
 
     async def receive(self, channel: str) -> dict[str, Any]:
         self.fence.check()

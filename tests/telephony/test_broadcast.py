@@ -8,8 +8,10 @@ import json
 import uuid
 
 import msgpack
+import pytest
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from telephony import broadcast
 from telephony.live.views import AgentView
@@ -127,3 +129,41 @@ async def test_worker_inbox_and_group_work_across_redis():
     finally:
         await layer.flush()
         await layer.close_pools()
+
+
+async def test_a_send_over_a_dropped_connection_goes_again_once_it_can() -> None:
+    tries: list[int] = []
+
+    async def send() -> None:
+        tries.append(len(tries))
+        if len(tries) == 1:
+            raise RedisConnectionError("Connection closed by server.")
+
+    await broadcast.send_again(send)
+    assert tries == [0, 1]  # failed before writing, then sent: once in all
+
+
+async def test_a_send_gives_up_after_its_attempts_and_the_error_shows() -> None:
+    tries: list[int] = []
+
+    async def send() -> None:
+        tries.append(1)
+        raise ConnectionResetError("Redis is away")
+
+    with pytest.raises(ConnectionResetError):
+        await broadcast.send_again(send, attempts=2)
+    assert len(tries) == 2
+
+
+async def test_a_send_refused_by_its_check_is_never_tried() -> None:
+    class Deposed(Exception):
+        pass
+
+    def fence() -> None:
+        raise Deposed
+
+    async def send() -> None:
+        raise AssertionError("sent by a deposed leader")
+
+    with pytest.raises(Deposed):
+        await broadcast.send_again(send, before=fence)
