@@ -217,6 +217,11 @@ class LiveModel:
         calls.sort(key=itemgetter("started_at", "id"))
         return self.version, calls
 
+    def live_ids(self) -> list[str]:
+        """The live calls' ids, without building their views (a snapshot
+        builds all of them: thousands, in one turn of the loop)."""
+        return list(self._live)
+
     def get(self, telephony_session_id: str) -> CallView | None:
         """One live call, or None."""
         session = self._live.get(telephony_session_id)

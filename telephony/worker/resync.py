@@ -139,7 +139,7 @@ class Resyncer:
         records = await fetch_presence(self.client)
         # What the model held when presence was read: a call that starts
         # while the agents' presence is published is not one presence lacks.
-        known = {call["id"] for call in self.model.snapshot()[1]}
+        known = set(self.model.live_ids())
         if self.presence is not None:
             await self.presence(records)
         live = sessions_from_presence(records)
@@ -175,9 +175,9 @@ class Resyncer:
                 self._count(report, await self.refresh(session_id))
         # Calls first seen mid-way while this ran (they began before the
         # stream joined): read them now, once, rather than as sequence gaps.
-        for call in self.model.snapshot()[1]:
-            if self.incomplete(call["id"]):
-                self._count(report, await self.refresh(call["id"]))
+        for session_id in self.model.live_ids():
+            if self.incomplete(session_id):
+                self._count(report, await self.refresh(session_id))
         report.live = len(self.model)
         seconds = (datetime.now(UTC) - started).total_seconds()
         logger.info(report.line(seconds))

@@ -453,7 +453,7 @@ class TelephonyWorker:
                             )
                     await upkeep.close_missing_history(
                         self.history,
-                        [call["id"] for call in self.model.snapshot()[1]],
+                        self.model.live_ids(),
                         resync_started=started,
                     )
                 except TelephonyRejected as exc:
