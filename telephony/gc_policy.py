@@ -55,7 +55,9 @@ disabled = False
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
-_started: dict[int, float] = {}
+# When the collection under way began: collections never overlap (the
+# collector runs under the GIL and refuses to start inside another).
+_began: float | None = None
 
 
 class Policy:
@@ -117,14 +119,13 @@ def _keep_frozen(policy: Policy, every: float) -> None:
 
 def _observe(phase: str, info: dict[str, Any]) -> None:
     """gc.callbacks: time each collection, in whichever thread runs it."""
-    key = threading.get_ident()
+    global _began
     if phase == "start":
-        _started[key] = time.perf_counter()
+        _began = time.perf_counter()
         return
-    began = _started.pop(key, None)
-    if began is None:
+    if _began is None:  # installed during this collection
         return
-    seconds = time.perf_counter() - began
+    seconds, _began = time.perf_counter() - _began, None
     metrics.GC_PAUSE.labels(generation=str(info["generation"])).observe(seconds)
     if seconds >= SLOW_PAUSE:
         logger.info(

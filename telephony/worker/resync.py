@@ -60,11 +60,11 @@ class Report:
         )
 
 
-# What presence can tell apart: its telephonyStatus per party status code.
-# A call at voicemail is CallConnected there; ringing is Setup or Proceeding.
 # Calls compared between two turns given to the loop's other tasks.
 YIELD_EVERY = 200
 
+# What presence can tell apart: its telephonyStatus per party status code.
+# A call at voicemail is CallConnected there; ringing is Setup or Proceeding.
 _PRESENCE_CLASS = {
     "Setup": "Ringing",
     "Proceeding": "Ringing",
