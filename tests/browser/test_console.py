@@ -58,7 +58,9 @@ async def test_supervisor_sees_a_live_call_and_holds_it(served: ServedApp):
         await expect(card.locator(".state")).to_have_text("On hold")
 
         await card.get_by_role("button", name="Unhold").click()
-        await expect(card.get_by_role("button", name="Hold")).to_be_visible()
+        # exact: a name matches by substring, and "Unhold" contains "hold"
+        hold = card.get_by_role("button", name="Hold", exact=True)
+        await expect(hold).to_be_visible()
 
         await card.get_by_role("button", name="Mute").click()
         await expect(card.locator(".flags")).to_contain_text("Muted")

@@ -116,7 +116,9 @@ async def test_a_held_call_is_found_in_history_with_its_hold_and_command(
         await card.get_by_role("button", name="Hold").click()
         await expect(card.locator(".state")).to_have_text("On hold")
         await card.get_by_role("button", name="Unhold").click()
-        await expect(card.get_by_role("button", name="Hold")).to_be_visible()
+        # exact: a name matches by substring, and "Unhold" contains "hold"
+        hold = card.get_by_role("button", name="Hold", exact=True)
+        await expect(hold).to_be_visible()
         await sim.post(f"/_sim/calls/{session_id}/phone", json={"action": "hangup"})
         await expect(card).to_have_count(0)
 
